@@ -1,0 +1,39 @@
+/// Matrix products in the three forms a training step needs. All matrices are row-major and dense.
+///
+/// With a linear layer's weight stored `W[in × out]`:
+/// - forward          `Y  = X · W`      → `gemm`      (A·B)
+/// - weight gradient  `dW += Xᵀ · dY`   → `gemmTN`    (Aᵀ·B)
+/// - input gradient   `dX = dY · Wᵀ`    → `gemmNT`    (A·Bᵀ)
+///
+/// `accumulate: true` adds into `c`; `false` overwrites it. Shapes may be anything ≥ 0 (a zero
+/// dimension is a no-op, or zero-fills `c` when overwriting an `m×n` with `k == 0`).
+///
+/// These are the public entry points; the fast paths live beside them and `GEMMReference` keeps the
+/// naive triple loops the tests compare against.
+
+/// `C[m×n] (+)= A[m×k] · B[k×n]`
+@inlinable
+public func gemm(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, accumulate: Bool
+) {
+    GEMMReference.gemm(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
+}
+
+/// `C[m×n] (+)= Aᵀ · B` with `A` stored `[k×m]` and `B` stored `[k×n]`.
+@inlinable
+public func gemmTN(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, accumulate: Bool
+) {
+    GEMMReference.gemmTN(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
+}
+
+/// `C[m×n] (+)= A · Bᵀ` with `A` stored `[m×k]` and `B` stored `[n×k]`.
+@inlinable
+public func gemmNT(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, accumulate: Bool
+) {
+    GEMMReference.gemmNT(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
+}
