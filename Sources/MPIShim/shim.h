@@ -14,6 +14,7 @@ static inline MPI_Datatype shim_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype shim_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype shim_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype shim_uint64(void) { return MPI_UINT64_T; }
+static inline MPI_Datatype shim_int32(void) { return MPI_INT32_T; }
 static inline MPI_Op shim_op_sum(void) { return MPI_SUM; }
 static inline MPI_Op shim_op_max(void) { return MPI_MAX; }
 static inline MPI_Op shim_op_min(void) { return MPI_MIN; }

@@ -1,0 +1,61 @@
+/// The collective operations data-parallel training needs, and nothing more.
+///
+/// Every rank holds a full model replica; per step the ranks sum their gradients with one
+/// `allreduceSum` of the flat gradient buffer (DESIGN.md, "One flat buffer"). Rank 0 broadcasts
+/// initial parameters and checkpoints. Two implementations: `MPICommunicator` (Open MPI, any number
+/// of ranks, also a one-rank singleton without `mpirun`) and `SingleProcessCommunicator` (no MPI at
+/// all, for unit tests and tools that never talk to other ranks).
+///
+/// All collectives must be called by every rank in the same order with the same sizes; a rank that
+/// cannot continue calls `abort(message:)`, which ends the whole job instead of leaving the others
+/// waiting in a collective.
+public protocol Communicator: AnyObject {
+    /// This process's index, `0..<size`.
+    var rank: Int { get }
+    /// Number of ranks in the job.
+    var size: Int { get }
+
+    /// In place: every rank's `buffer` becomes the element-wise sum over all ranks.
+    func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// In place element-wise sum of Doubles (loss totals, example counts).
+    func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
+    /// Every rank's `buffer` becomes a copy of rank `root`'s.
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws
+    /// Every rank's `bytes` becomes a copy of rank `root`'s; the length travels too.
+    func broadcast(bytes: inout [UInt8], root: Int) throws
+    /// Every rank receives one `UInt64` from each rank, in rank order (config hashes, checksums).
+    func allgather(_ value: UInt64) throws -> [UInt64]
+    /// Rank `root` receives every rank's bytes in rank order; other ranks receive `nil`.
+    func gather(bytes: [UInt8], root: Int) throws -> [[UInt8]]?
+    /// Returns once every rank has called it.
+    func barrier() throws
+    /// Ends every rank of the job with `code` after printing `message` on standard error.
+    func abort(message: String, code: Int32) -> Never
+}
+
+extension Communicator {
+    /// `true` on the rank that writes files and prints progress.
+    public var isRoot: Bool { rank == 0 }
+
+    /// `allreduceSum` over a Swift array.
+    public func allreduceSum(_ values: inout [Float]) throws {
+        try values.withUnsafeMutableBufferPointer { try allreduceSum($0) }
+    }
+
+    /// `allreduceSum` over a Swift array of Doubles.
+    public func allreduceSum(_ values: inout [Double]) throws {
+        try values.withUnsafeMutableBufferPointer { try allreduceSum($0) }
+    }
+
+    /// `broadcast` over a Swift array; every rank's array must already have the same count.
+    public func broadcast(_ values: inout [Float], root: Int) throws {
+        try values.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
+    }
+
+    /// Ranks whose `value` differs from rank 0's, or `[]` when all agree. Every rank gets the same answer,
+    /// so every rank can stop with the same message instead of some waiting in the next collective.
+    public func ranksDisagreeing(with value: UInt64) throws -> [Int] {
+        let values = try allgather(value)
+        return values.indices.filter { values[$0] != values[0] }
+    }
+}

@@ -1,0 +1,26 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs `body` with the world communicator and turns any thrown error into ONE line on standard error
+/// and a non-zero exit of the WHOLE job. With more than one rank, the rank that cannot go on calls
+/// `MPI_Abort`, so the others never wait forever in a collective.
+public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
+    let world: MPICommunicator
+    do {
+        world = try MPICommunicator.world
+    } catch {
+        printError("vae-dist: error: cannot start MPI: \(error)")
+        exit(1)
+    }
+    do {
+        try body(world)
+    } catch {
+        let prefix = world.size > 1 ? "vae-dist: error (rank \(world.rank) of \(world.size)): " : "vae-dist: error: "
+        if world.size > 1 {
+            world.abort(message: prefix + "\(error)", code: 1)
+        }
+        printError(prefix + "\(error)")
+        exit(1)
+    }
+}

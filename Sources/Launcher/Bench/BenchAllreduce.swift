@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Distributed
+import MPIShim
+
+/// Times `allreduceSum` of Float buffers the size of the models' gradients.
+///
+/// Protocol (the same as scripts/bench/allreduce_c.c, so the two compare directly): per size, 20
+/// warm-up calls, then `iterations` times { barrier; t0 = MPI_Wtime; allreduce; t = MPI_Wtime - t0 },
+/// rank 0's times reported as min/median/max with the algorithm bandwidth bytes/time.
+struct BenchAllreduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allreduce",
+        abstract: "Time allreduce(SUM) of gradient-sized Float buffers (run under mpirun or launch).",
+        discussion: """
+            Sizes default to the classic VAE's gradient (652,824 floats, 2.6 MB) and the deep VAE's
+            (2,844,844 floats, 11.4 MB).
+            Example: vae-dist launch -n 2 -- bench allreduce --iterations 500
+            """)
+
+    @Option(help: "Buffer sizes in Floats (comma-separated).")
+    var floats: String = "652824,2844844"
+
+    @Option(help: "Timed calls per size.")
+    var iterations: Int = 300
+
+    @Flag(inversion: .prefixedNo, help: "2 MiB-align the buffer and advise huge pages.")
+    var hugePages = true
+
+    @Flag(help: "One JSON object per size instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard iterations >= 1, iterations <= 10_000_000 else { throw ValidationError("--iterations must be 1...10000000.") }
+        guard let sizes = parsedSizes(), !sizes.isEmpty else {
+            throw ValidationError("--floats takes positive integers separated by commas (up to 10^9), e.g. 652824,2844844.")
+        }
+        _ = sizes
+    }
+
+    private func parsedSizes() -> [Int]? {
+        let parts = floats.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 1_000_000_000 }) else { return nil }
+        return parts.map { $0! }
+    }
+
+    func run() throws {
+        let sizes = parsedSizes()!
+        runOnWorld { world in
+            for count in sizes {
+                let buffer = AlignedFloatBuffer(count: count, hugePages: hugePages)
+                for _ in 0..<20 { try world.allreduceSum(buffer.pointer) }
+                var times = [Double]()
+                times.reserveCapacity(iterations)
+                for _ in 0..<iterations {
+                    try world.barrier()
+                    let start = MPI_Wtime()
+                    try world.allreduceSum(buffer.pointer)
+                    times.append(MPI_Wtime() - start)
+                }
+                guard world.isRoot else { continue }
+                let summary = TimingSummary(seconds: times)
+                let bytes = Double(count * MemoryLayout<Float>.stride)
+                if json {
+                    print("""
+                        {"bench":"allreduce","impl":"swift","np":\(world.size),"floats":\(count),"bytes":\(Int(bytes)),\
+                        "iterations":\(iterations),"huge_pages":\(hugePages),"min_ms":\(summary.min * 1e3),\
+                        "median_ms":\(summary.median * 1e3),"max_ms":\(summary.max * 1e3),\
+                        "algbw_gbps":\(bytes / summary.median / 1e9)}
+                        """)
+                } else {
+                    print(String(
+                        format: "allreduce swift np=%d floats=%d (%.1f MB) iters=%d min=%.3f ms median=%.3f ms max=%.3f ms algbw=%.2f GB/s",
+                        world.size, count, bytes / 1e6, iterations, summary.min * 1e3, summary.median * 1e3,
+                        summary.max * 1e3, bytes / summary.median / 1e9))
+                }
+            }
+        }
+    }
+}
+
+/// min / median / max of a list of durations.
+struct TimingSummary {
+    let min: Double, median: Double, max: Double
+
+    init(seconds: [Double]) {
+        let sorted = seconds.sorted()
+        min = sorted.first ?? 0
+        max = sorted.last ?? 0
+        median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+}

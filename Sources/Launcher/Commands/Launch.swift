@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts this same binary on `n` local ranks under `mpirun`, with the flags a single machine needs:
+/// `--oversubscribe` when ranks exceed cores, `--allow-run-as-root` when run as root. The launcher
+/// replaces itself with `mpirun` (exec), so the job's exit status and Ctrl-C pass straight through.
+struct Launch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a local multi-rank run of vae-dist under mpirun.",
+        discussion: """
+            Everything after `--` is passed to every rank.
+            Examples:
+              vae-dist launch -n 2 -- info
+              vae-dist launch -n 4 -- train --dataset fashion-mnist --epochs 10
+              vae-dist launch -n 2 --dry-run -- info     print the mpirun command only
+            For several hosts use mpirun or Slurm directly: see cluster/ and the README.
+            """)
+
+    @Option(name: [.customShort("n"), .customLong("np")], help: "Number of ranks.")
+    var ranks: Int = 2
+
+    @Option(help: "The mpirun to use (default: $MPIRUN, else the first mpirun on PATH).")
+    var mpirun: String?
+
+    @Option(name: .customLong("mpi-arg"), parsing: .unconditionalSingleValue,
+            help: "An extra argument for mpirun (repeatable), e.g. --mpi-arg=--bind-to --mpi-arg=none.")
+    var mpiArguments: [String] = []
+
+    @Flag(help: "Print the mpirun command line and exit without running it.")
+    var dryRun = false
+
+    @Argument(parsing: .postTerminator, help: "The vae-dist subcommand and options every rank runs.")
+    var rankArguments: [String] = []
+
+    func validate() throws {
+        guard ranks >= 1 else { throw ValidationError("-n must be at least 1 (got \(ranks)).") }
+        guard ranks <= 4096 else { throw ValidationError("-n \(ranks) is more local ranks than this launcher supports (4096).") }
+        guard !rankArguments.isEmpty else {
+            throw ValidationError("Name what the ranks should run after `--`, e.g. `vae-dist launch -n 2 -- info`.")
+        }
+    }
+
+    func run() throws {
+        let executable = try mpirunPath()
+        let command = [executable] + Launch.mpirunArguments(
+            ranks: ranks, cores: Launch.onlineCores(), isRoot: geteuid() == 0,
+            extra: mpiArguments, program: Launch.currentExecutable(), programArguments: rankArguments)
+        if dryRun {
+            print(command.map(Launch.shellQuoted).joined(separator: " "))
+            return
+        }
+        fflush(nil)
+        let cArguments = command.map { strdup($0) } + [nil]
+        execv(executable, cArguments)
+        throw ValidationError("cannot run \(executable): \(String(cString: strerror(errno)))")
+    }
+
+    /// The `mpirun` arguments for a single-host job. Pure, so it is unit-tested.
+    static func mpirunArguments(
+        ranks: Int, cores: Int, isRoot: Bool, extra: [String], program: String, programArguments: [String]
+    ) -> [String] {
+        var arguments = ["-np", String(ranks)]
+        if ranks > cores { arguments.append("--oversubscribe") }
+        if isRoot { arguments.append("--allow-run-as-root") }
+        arguments += extra
+        arguments.append(program)
+        arguments += programArguments
+        return arguments
+    }
+
+    private func mpirunPath() throws -> String {
+        if let explicit = mpirun ?? ProcessInfo.processInfo.environment["MPIRUN"], !explicit.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: explicit) else {
+                throw ValidationError("mpirun '\(explicit)' is not an executable file.")
+            }
+            return explicit
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/mpirun"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ValidationError(
+            "mpirun not found on PATH. Install Open MPI (Debian: `apt-get install openmpi-bin libopenmpi-dev`, "
+                + "or run scripts/setup) or pass --mpirun PATH.")
+    }
+
+    static func onlineCores() -> Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// This binary's absolute path, so the ranks run exactly the build that launched them.
+    static func currentExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    static func shellQuoted(_ word: String) -> String {
+        let safe = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@".contains($0) }
+        return safe && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// `vae-dist`: data-parallel variational autoencoders on Open MPI.
+@main
+struct VAEDist: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae-dist",
+        abstract: "Train variational autoencoders data-parallel over MPI ranks.",
+        discussion: """
+            Examples:
+              vae-dist launch -n 2 -- info          start 2 local ranks and print who they are
+              mpirun -np 8 vae-dist info            the same under your own mpirun (or srun)
+              vae-dist bench allreduce              allreduce timings (run under mpirun/launch)
+            """,
+        subcommands: [Info.self, Launch.self, Bench.self]
+    )
+}

@@ -1,0 +1,117 @@
+import Distributed
+import Foundation
+
+/// Real-MPI checks of `MPICommunicator`. Expected values are closed forms, so every comparison is exact.
+final class MultiRankChecks {
+    let world: MPICommunicator
+    var passed = 0
+    var failed = 0
+
+    init(world: MPICommunicator) { self.world = world }
+
+    func run() {
+        for length in [0, 1, 3, 7, 1023, 65_537, 3_000_000] { check("allreduceSum Float, length \(length)") { try allreduceFloats(length) } }
+        check("allreduceSum Double") { try allreduceDoubles() }
+        // Not a Set: its iteration order is seeded per process, and every rank must call collectives in the same order.
+        for root in world.size == 1 ? [0] : [0, world.size - 1] {
+            check("broadcast Float from root \(root)") { try broadcastFloats(root: root) }
+            for length in [0, 1, 100_003] { check("broadcast bytes (\(length)) from root \(root)") { try broadcastBytes(length, root: root) } }
+        }
+        check("allgather") { try allgather() }
+        check("gather bytes of varying length") { try gatherBytes() }
+        check("ranksDisagreeing names the odd rank") { try disagreement() }
+        check("barrier waits for the slowest rank") { try barrierWaits() }
+        check("invalid root is an error, not a hang") { try invalidRoot() }
+    }
+
+    private func check(_ name: String, _ body: () throws -> String?) {
+        let problem: String?
+        do { problem = try body() } catch { problem = "threw \(error)" }
+        if let problem {
+            failed += 1
+            print("not ok - rank \(world.rank): \(name): \(problem)")
+        } else {
+            passed += 1
+            if world.isRoot { print("ok - \(name)") }
+        }
+    }
+
+    /// Rank r contributes (r + 1) · v(i) with v(i) = i mod 1000 + 1; the sum is v(i) · n(n+1)/2,
+    /// an integer below 2^24 and so exact in Float whatever the summation order.
+    private func allreduceFloats(_ length: Int) throws -> String? {
+        let value = { (i: Int) in Float(i % 1000 + 1) }
+        var buffer = (0..<length).map { Float(world.rank + 1) * value($0) }
+        try world.allreduceSum(&buffer)
+        let factor = Float(world.size * (world.size + 1) / 2)
+        if let bad = buffer.indices.first(where: { buffer[$0] != value($0) * factor }) {
+            return "element \(bad) is \(buffer[bad]), expected \(value(bad) * factor)"
+        }
+        return nil
+    }
+
+    private func allreduceDoubles() throws -> String? {
+        var buffer: [Double] = [Double(world.rank), 0.5, 1e15]
+        try world.allreduceSum(&buffer)
+        let n = Double(world.size)
+        let expected = [n * (n - 1) / 2, 0.5 * n, 1e15 * n]
+        return buffer == expected ? nil : "got \(buffer), expected \(expected)"
+    }
+
+    private func broadcastFloats(root: Int) throws -> String? {
+        var buffer = (0..<1001).map { Float(world.rank * 10_000 + $0) }
+        try world.broadcast(&buffer, root: root)
+        let expected = (0..<1001).map { Float(root * 10_000 + $0) }
+        return buffer == expected ? nil : "received another rank's data"
+    }
+
+    private func broadcastBytes(_ length: Int, root: Int) throws -> String? {
+        let pattern = { (i: Int) in UInt8(truncatingIfNeeded: i &* 31 &+ 7) }
+        var bytes = world.rank == root ? (0..<length).map(pattern) : [UInt8](repeating: 9, count: 5 + world.rank)
+        try world.broadcast(bytes: &bytes, root: root)
+        return bytes == (0..<length).map(pattern) ? nil : "received \(bytes.count) bytes, expected \(length) of the pattern"
+    }
+
+    private func allgather() throws -> String? {
+        let values = try world.allgather(UInt64(world.rank) &* 0x9E37_79B9_7F4A_7C15)
+        let expected = (0..<world.size).map { UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
+        return values == expected ? nil : "got \(values)"
+    }
+
+    private func gatherBytes() throws -> String? {
+        let mine = Array("rank \(world.rank) says hello".utf8) + [UInt8](repeating: UInt8(world.rank), count: world.rank * 3)
+        let gathered = try world.gather(bytes: mine, root: 0)
+        if world.isRoot {
+            let expected = (0..<world.size).map { Array("rank \($0) says hello".utf8) + [UInt8](repeating: UInt8($0), count: $0 * 3) }
+            return gathered == expected ? nil : "root received \(String(describing: gathered))"
+        }
+        return gathered == nil ? nil : "a non-root rank received the gather"
+    }
+
+    private func disagreement() throws -> String? {
+        let odd = world.size - 1
+        let ranks = try world.ranksDisagreeing(with: world.rank == odd && odd != 0 ? 2 : 1)
+        let expected = odd == 0 ? [] : [odd]
+        return ranks == expected ? nil : "reported \(ranks), expected \(expected)"
+    }
+
+    /// The last rank arrives 0.3 s late; everyone else must wait for it.
+    private func barrierWaits() throws -> String? {
+        try world.barrier()
+        let late = world.size - 1
+        let start = Date()
+        if world.rank == late { Thread.sleep(forTimeInterval: 0.3) }
+        try world.barrier()
+        let waited = Date().timeIntervalSince(start)
+        return waited >= 0.25 || world.size == 1 ? nil : "left the barrier after \(waited) s"
+    }
+
+    private func invalidRoot() throws -> String? {
+        var buffer: [Float] = [1]
+        do {
+            try world.broadcast(&buffer, root: world.size)
+            return "broadcast from root \(world.size) did not throw"
+        } catch let error as CommunicatorError {
+            return error.description.contains("outside") ? nil : "unexpected message: \(error)"
+        }
+    }
+}
