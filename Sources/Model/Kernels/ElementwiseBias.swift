@@ -1,0 +1,83 @@
+/// Activation applied after a linear layer's bias.
+public enum Activation: String, Sendable, Equatable {
+    case identity
+    case relu
+}
+
+/// Bias add (+ ReLU), forward and backward, each one pass over the `rows × cols` activations.
+///
+/// The linear layer computes `Y = X·W` with GEMM (overwriting `Y`), then `biasActivationForward` adds
+/// the bias row and applies the activation in place. Backward takes `dY` with respect to the activation's
+/// *output*, masks it in place with ReLU's derivative (read from the stored output: y > 0), and adds its
+/// column sums into the bias gradient — the bias gradient of a batch is Σ over rows of dY.
+public enum ElementwiseBias {
+    /// `y[r, :] = act(y[r, :] + bias)` in place.
+    public static func forward(
+        _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int, activation: Activation
+    ) {
+        let relu = activation == .relu
+        for r in 0..<rows {
+            let row = y + r * cols
+            var j = 0
+            while j < cols {
+                let n = min(16, cols - j)
+                var v = VectorMath.loadPartial(row + j, count: n) + VectorMath.loadPartial(bias + j, count: n)
+                if relu { v = v.replacing(with: 0, where: v .< 0) }
+                VectorMath.storePartial(v, row + j, count: n)
+                j += 16
+            }
+        }
+    }
+
+    /// In place `dy ← dy ⊙ act′` (ReLU: 1 where the stored output y > 0) and `biasGradient += Σ_rows dy`.
+    public static func backward(
+        _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        rows: Int, cols: Int, activation: Activation
+    ) {
+        let relu = activation == .relu
+        var j = 0
+        // Column blocks outermost: the 16 bias-gradient sums stay in one register across all rows.
+        while j < cols {
+            let n = min(16, cols - j)
+            var sum = VectorMath.Vector()
+            for r in 0..<rows {
+                let offset = r * cols + j
+                var g = VectorMath.loadPartial(dy + offset, count: n)
+                if relu {
+                    let out = VectorMath.loadPartial(y + offset, count: n)
+                    g = g.replacing(with: 0, where: out .<= 0)
+                    VectorMath.storePartial(g, dy + offset, count: n)
+                }
+                sum += g
+            }
+            VectorMath.storePartial(VectorMath.loadPartial(biasGradient + j, count: n) + sum, biasGradient + j, count: n)
+            j += 16
+        }
+    }
+}
+
+/// Naive scalar versions of the elementwise kernels: ground truth for the tests, never used in training.
+public enum ElementwiseReference {
+    public static func biasForward(
+        _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int, activation: Activation
+    ) {
+        for r in 0..<rows {
+            for c in 0..<cols {
+                let v = y[r * cols + c] + bias[c]
+                y[r * cols + c] = activation == .relu ? max(v, 0) : v
+            }
+        }
+    }
+
+    public static func biasBackward(
+        _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        rows: Int, cols: Int, activation: Activation
+    ) {
+        for r in 0..<rows {
+            for c in 0..<cols {
+                if activation == .relu && y[r * cols + c] <= 0 { dy[r * cols + c] = 0 }
+                biasGradient[c] += dy[r * cols + c]
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+/// The tutorial's regression baseline (§5): predict the image Y directly from the condition X with a
+/// network of the decoder's capacity (`X → decoderHidden… → logits`), trained with the same
+/// reconstruction loss; no z, no KL. Where Y given X is ambiguous it can only blur.
+public final class Regressor: Network {
+    public let spec: NetworkSpec
+    public let layout: ParameterLayout
+    public let seed: UInt64
+    public let network: MLP
+    public var conditionSize: Int { condition }
+    public var latentSize: Int { 0 }
+    let input: Int, condition: Int
+    var work: Buffers?
+
+    public init(_ spec: NetworkSpec, seed: UInt64) {
+        precondition(spec.kind == .regressor && spec.conditioning != .none, "Regressor: needs a conditioned regressor spec")
+        self.spec = spec
+        self.seed = seed
+        input = spec.architecture.inputSize
+        condition = spec.conditioning.size(inputSize: input)
+        var layout = ParameterLayout()
+        network = MLP("decoder", widths: [condition] + spec.architecture.decoderHidden + [input],
+                      finalActivation: .identity, layout: &layout)
+        self.layout = layout
+    }
+
+    struct Buffers {
+        let capacity: Int
+        let workspace: Workspace
+        let conditions: UnsafeMutablePointer<Float>
+        let outputs: [UnsafeMutablePointer<Float>]
+        let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
+        var logits: UnsafeMutablePointer<Float> { outputs[outputs.count - 1] }
+    }
+
+    func prepare(rows: Int) -> Buffers {
+        if let work, work.capacity >= rows { return work }
+        let c = max(rows, 1)
+        let sizes = [c * condition, c * network.maxWidth, c * network.maxWidth] + network.layers.map { c * $0.outputs }
+        let w = Workspace(floats: Workspace.floatsNeeded(sizes))
+        let buffers = Buffers(capacity: c, workspace: w, conditions: w.take(c * condition),
+                              outputs: network.layers.map { w.take(c * $0.outputs) },
+                              scratch: (w.take(c * network.maxWidth), w.take(c * network.maxWidth)))
+        work = buffers
+        return buffers
+    }
+
+    func forward(_ batch: MiniBatch, _ b: Buffers, parameters: UnsafePointer<Float>, noise: NoiseMode) {
+        ConditionBuilder.fill(b.conditions, conditioning: spec.conditioning, rows: batch.count, inputSize: input,
+                              pixels: batch.pixels, labels: batch.labels, exampleIndices: batch.exampleIndices,
+                              epoch: batch.epoch, rng: CounterRNG(seed: seed), stream: noise.binarization)
+        network.forward(b.conditions, firstWidth: condition, second: nil, secondWidth: 0, rows: batch.count,
+                        outputs: b.outputs, parameters: parameters)
+    }
+
+    /// `epsilon` is ignored (the regressor has no latent noise).
+    public func forwardBackward(
+        _ batch: MiniBatch, parameters: FlatBuffer, gradients: FlatBuffer, gradientScale: Float,
+        epsilon: UnsafePointer<Float>?
+    ) -> LossTerms {
+        precondition(parameters.count == layout.count && gradients.count == layout.count, "buffers do not match layout")
+        if batch.count == 0 { return LossTerms() }
+        let b = prepare(rows: batch.count)
+        forward(batch, b, parameters: parameters.baseAddress, noise: .training)
+        let reconstruction = ReconstructionLoss.evaluate(
+            spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: batch.count * input,
+            gradientScale: gradientScale)
+        network.backward(b.conditions, firstWidth: condition, second: nil, secondWidth: 0, rows: batch.count,
+                         outputs: b.outputs, scratch: b.scratch, firstInputGradient: nil,
+                         parameters: parameters.baseAddress, gradients: gradients.baseAddress)
+        return LossTerms(reconstruction: reconstruction)
+    }
+
+    public func loss(_ batch: MiniBatch, parameters: FlatBuffer, noise: NoiseMode,
+                     epsilon: UnsafePointer<Float>?) -> LossTerms {
+        if batch.count == 0 { return LossTerms() }
+        let b = prepare(rows: batch.count)
+        forward(batch, b, parameters: parameters.baseAddress, noise: noise)
+        return LossTerms(reconstruction: ReconstructionLoss.evaluate(
+            spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: batch.count * input,
+            gradientScale: 0))
+    }
+
+    public func conditions(pixels: [Float], labels: [UInt8], exampleIndices: [Int], epoch: Int,
+                           noise: NoiseMode) -> [Float] {
+        InferenceHelpers.conditions(spec.conditioning, inputSize: input, pixels: pixels, labels: labels,
+                                    exampleIndices: exampleIndices, epoch: epoch, rng: CounterRNG(seed: seed),
+                                    stream: noise.binarization)
+    }
+
+    /// The regressor has no encoder: empty arrays.
+    public func encode(pixels: [Float], conditions: [Float], parameters: FlatBuffer) -> (mean: [Float], logVariance: [Float]) {
+        ([], [])
+    }
+
+    /// The prediction from the conditions (`latent` is ignored).
+    public func decode(latent: [Float], conditions: [Float], count: Int, parameters: FlatBuffer) -> [Float] {
+        precondition(conditions.count == count * condition, "decode: \(conditions.count) condition floats for \(count) rows")
+        var out = [Float](repeating: 0, count: count * input)
+        InferenceHelpers.chunks(count) { start, rows in
+            let b = prepare(rows: rows)
+            conditions.withUnsafeBufferPointer { c in
+                network.forward(c.baseAddress! + start * condition, firstWidth: condition, second: nil, secondWidth: 0,
+                                rows: rows, outputs: b.outputs, parameters: parameters.baseAddress)
+            }
+            out.withUnsafeMutableBufferPointer {
+                ElementwiseLoss.sigmoid(b.logits, $0.baseAddress! + start * input, count: rows * input)
+            }
+        }
+        return out
+    }
+
+    public func reconstruct(pixels: [Float], conditions: [Float], parameters: FlatBuffer) -> [Float] {
+        decode(latent: [], conditions: conditions, count: conditions.count / condition, parameters: parameters)
+    }
+
+    public func sample(count: Int, conditions: [Float], firstIndex: Int, parameters: FlatBuffer) -> [Float] {
+        decode(latent: [], conditions: conditions, count: count, parameters: parameters)
+    }
+}

@@ -1,0 +1,47 @@
+/// Adam over the flat parameter buffer (Kingma & Ba 2015), PyTorch's defaults and formula
+/// (see `ElementwiseAdam`). The optimizer state is two flat buffers (m, v) in the parameter layout plus
+/// the step count; every rank holds an identical copy and applies the identical update to the
+/// allreduced gradient. `firstMoment`, `secondMoment` and `step` are exposed for checkpoints.
+public final class Adam: @unchecked Sendable {
+    public var learningRate: Double
+    public var beta1: Double
+    public var beta2: Double
+    public var epsilon: Double
+    /// Coupled L2 weight decay as in Caffe / PyTorch `weight_decay`: g ← g + wd·θ before the moments.
+    public var weightDecay: Double
+    public let firstMoment: FlatBuffer
+    public let secondMoment: FlatBuffer
+    /// Number of updates applied so far (t of the bias correction; the next update uses t = step + 1).
+    public var step: Int
+
+    public init(parameterCount: Int, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+                epsilon: Double = 1e-8, weightDecay: Double = 0) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        firstMoment = FlatBuffer(count: parameterCount)
+        secondMoment = FlatBuffer(count: parameterCount)
+        step = 0
+    }
+
+    /// One update: θ ← Adam(θ, g). Gradients are read, not cleared.
+    public func update(parameters: FlatBuffer, gradients: FlatBuffer) {
+        precondition(parameters.count == firstMoment.count && gradients.count == firstMoment.count,
+                     "Adam: buffer sizes \(parameters.count), \(gradients.count) != \(firstMoment.count)")
+        step += 1
+        ElementwiseAdam.update(
+            parameters: parameters.baseAddress, gradients: gradients.baseAddress, firstMoment: firstMoment.baseAddress,
+            secondMoment: secondMoment.baseAddress, count: parameters.count, learningRate: learningRate, beta1: beta1,
+            beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: step)
+    }
+
+    /// Restores state from a checkpoint.
+    public func restore(firstMoment m: [Float], secondMoment v: [Float], step: Int) {
+        precondition(step >= 0, "Adam: negative step")
+        firstMoment.assign(m)
+        secondMoment.assign(v)
+        self.step = step
+    }
+}
