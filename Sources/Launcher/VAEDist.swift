@@ -8,10 +8,13 @@ struct VAEDist: ParsableCommand {
         abstract: "Train variational autoencoders data-parallel over MPI ranks.",
         discussion: """
             Examples:
+              vae-dist                              train a VAE on MNIST with the defaults (same as `vae-dist train`)
+              vae-dist launch -n 2 -- train --dataset fashion-mnist --epochs 10
               vae-dist launch -n 2 -- info          start 2 local ranks and print who they are
               mpirun -np 8 vae-dist info            the same under your own mpirun (or srun)
               vae-dist bench allreduce              allreduce timings (run under mpirun/launch)
             """,
-        subcommands: [Info.self, Launch.self, Bench.self]
+        subcommands: [Train.self, Info.self, Launch.self, Bench.self],
+        defaultSubcommand: Train.self
     )
 }

@@ -4,7 +4,8 @@ import Glibc
 
 /// Runs `body` with the world communicator and turns any thrown error into ONE line on standard error
 /// and a non-zero exit of the WHOLE job. With more than one rank, the rank that cannot go on calls
-/// `MPI_Abort`, so the others never wait forever in a collective.
+/// `MPI_Abort`, so the others never wait forever in a collective. An `AgreedFailure`, raised by every rank
+/// together, is printed once by rank 0 and ends every rank without an abort.
 public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
     let world: MPICommunicator
     do {
@@ -15,6 +16,9 @@ public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
     }
     do {
         try body(world)
+    } catch let failure as AgreedFailure {
+        if world.isRoot { printError("vae-dist: error: \(failure)") }
+        exit(1)
     } catch {
         let prefix = world.size > 1 ? "vae-dist: error (rank \(world.rank) of \(world.size)): " : "vae-dist: error: "
         if world.size > 1 {

@@ -1,0 +1,270 @@
+import Foundation
+import Model
+
+/// The data-parallel training loop (DESIGN.md, "Data flow"): every rank holds a replica, trains on its
+/// slice of each global batch, the ranks sum gradients with one allreduce per step, and every rank
+/// applies the identical Adam update. Rank 0 writes checkpoints, metrics and images.
+public final class DataParallelTrainer {
+    public let config: TrainingConfig
+    public let dataset: Dataset
+    public let world: any Communicator
+    public let network: any Network
+    public let parameters: FlatBuffer
+    public let gradients: FlatBuffer
+    public let adam: Adam
+    public let sampler: ShardSampler
+    /// Where rank 0 writes checkpoints, `metrics.jsonl` and images; nil writes nothing.
+    public let runDirectory: String?
+    public let dataFingerprint: UInt64
+
+    /// Position in the trajectory.
+    public private(set) var epoch = 0
+    public private(set) var stepInEpoch = 0
+    public private(set) var globalStep = 0
+    private var epochTotals = EpochTotals()
+
+    /// Progress and per-epoch lines (rank 0 only).
+    public var log: (String) -> Void = { print($0) }
+
+    private let pixelBuffer: FlatBuffer
+    private var indexBuffer: [Int]
+    private var labelBuffer: [UInt8]
+    private let checkpoints: CheckpointDirectory?
+
+    /// Builds the replica on every rank, checks that all ranks agree on configuration and data, and
+    /// starts from rank 0's parameters — freshly initialized, or `resume`'s checkpoint (read by rank 0,
+    /// broadcast to all).
+    public init(config: TrainingConfig, dataset: Dataset, world: any Communicator,
+                runDirectory: String?, resume: String? = nil) throws {
+        self.config = config
+        self.dataset = dataset
+        self.world = world
+        self.runDirectory = runDirectory
+        let imageWidth = dataset.train.images.cols
+        let spec = try config.networkSpec(inputSize: dataset.train.featureCount, imageWidth: imageWidth)
+        network = makeNetwork(spec, seed: config.seed)
+        parameters = network.makeParameters()
+        gradients = FlatBuffer(count: network.layout.count)
+        adam = Adam(parameterCount: network.layout.count, learningRate: config.learningRate,
+                    weightDecay: config.weightDecay)
+        sampler = ShardSampler(exampleCount: dataset.train.count, globalBatch: config.globalBatch,
+                               seed: config.seed, keepPartialBatch: config.keepPartialBatch)
+        dataFingerprint = DataParallelTrainer.fingerprint(dataset.train)
+        let localCapacity = (config.globalBatch + world.size - 1) / world.size
+        pixelBuffer = FlatBuffer(count: localCapacity * dataset.train.featureCount)
+        indexBuffer = [Int](repeating: 0, count: localCapacity)
+        labelBuffer = [UInt8](repeating: 0, count: localCapacity)
+        checkpoints = runDirectory.map { CheckpointDirectory(path: $0) }
+
+        guard sampler.stepsPerEpoch > 0 else {
+            throw TrainingError("--batch-size \(config.globalBatch) is larger than the \(dataset.train.count) training examples")
+        }
+        try requireAgreement(config.trajectoryHash(dataFingerprint: dataFingerprint),
+                             what: "configuration or training data")
+        if let resume { try restore(from: resume) }
+        // Rank 0's parameters are the truth: identical init on every rank is likely, but not assumed.
+        try parameters.withUnsafeMutableBufferPointer { try world.broadcast($0, root: 0) }
+    }
+
+    // MARK: Training
+
+    /// Trains until `config.epochs` epochs (or `config.maxSteps` steps) are done. Returns the last epoch's metrics.
+    @discardableResult
+    public func run() throws -> EpochMetrics? {
+        var last: EpochMetrics?
+        while epoch < config.epochs && !reachedMaxSteps {
+            var timer = EpochTimer()
+            let permutation = sampler.permutation(epoch: epoch)
+            while stepInEpoch < sampler.stepsPerEpoch && !reachedMaxSteps {
+                try step(permutation: permutation, timer: &timer)
+                if config.checkpointEvery > 0 && globalStep % config.checkpointEvery == 0 { try saveCheckpoint() }
+                if world.isRoot && isatty(STDOUT_FILENO) != 0 {
+                    print("\repoch \(epoch + 1)/\(config.epochs) step \(stepInEpoch)/\(sampler.stepsPerEpoch) "
+                        + "loss \(String(format: "%.2f", epochTotals.lastLoss))   ", terminator: "")
+                    fflush(nil)
+                }
+            }
+            if stepInEpoch < sampler.stepsPerEpoch { break }  // stopped by maxSteps mid-epoch
+            let metrics = try finishEpoch(timer: timer)
+            last = metrics
+            epoch += 1
+            stepInEpoch = 0
+            epochTotals = EpochTotals()
+            if config.checkpointEvery == 0 || epoch == config.epochs { try saveCheckpoint() }
+        }
+        if reachedMaxSteps { try saveCheckpoint() }
+        return last
+    }
+
+    private var reachedMaxSteps: Bool { config.maxSteps.map { globalStep >= $0 } ?? false }
+
+    /// One global step: local forward/backward, allreduce(SUM) of the gradients normalized by the global
+    /// batch (so the sum is the exact mean, also for uneven shards), identical Adam update everywhere.
+    private func step(permutation: [Int], timer: inout EpochTimer) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let local = sampler.localIndices(step: stepInEpoch, rank: world.rank, size: world.size, permutation: permutation)
+        let count = local.count
+        for (slot, index) in local.enumerated() {
+            indexBuffer[slot] = index
+            labelBuffer[slot] = dataset.train.labels[index]
+        }
+        gradients.zero()
+        var terms = LossTerms()
+        if count > 0 {
+            indexBuffer.withUnsafeBufferPointer { indices in
+                dataset.train.fillBatch(indices: UnsafeBufferPointer(rebasing: indices[0..<count]), into: pixelBuffer.baseAddress)
+                labelBuffer.withUnsafeBufferPointer { labels in
+                    let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
+                                          exampleIndices: indices.baseAddress!, epoch: epoch)
+                    let scale = 1 / Float(sampler.globalBatchSize(step: stepInEpoch))
+                    terms = network.forwardBackward(batch, parameters: parameters, gradients: gradients, gradientScale: scale)
+                }
+            }
+        }
+        // A non-finite loss on any rank poisons the summed gradient's first element, so every rank sees it
+        // after the allreduce and all stop together instead of some waiting in the next collective.
+        if !terms.total.isFinite { gradients[0] = .nan }
+        let reduceStart = DispatchTime.now().uptimeNanoseconds
+        try gradients.withUnsafeMutableBufferPointer { try world.allreduceSum($0) }
+        let reduceEnd = DispatchTime.now().uptimeNanoseconds
+        guard gradients[0].isFinite else {
+            throw TrainingError("the loss or its gradient became NaN/Inf at epoch \(epoch + 1), step \(stepInEpoch + 1) "
+                + "(global step \(globalStep + 1)); stopping. Try a lower --lr. "
+                + (runDirectory.map { "The last good checkpoint in \($0) is kept." } ?? ""))
+        }
+        adam.update(parameters: parameters, gradients: gradients)
+        epochTotals.add(terms, examples: count)
+        stepInEpoch += 1
+        globalStep += 1
+        let end = DispatchTime.now().uptimeNanoseconds
+        timer.stepNanoseconds += end - start
+        timer.allreduceNanoseconds += reduceEnd - reduceStart
+        timer.steps += 1
+    }
+
+    /// Sums the epoch's loss over ranks, evaluates, and (rank 0) writes the metrics line and images.
+    private func finishEpoch(timer: EpochTimer) throws -> EpochMetrics {
+        var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples),
+                    Double(timer.stepNanoseconds), Double(timer.allreduceNanoseconds)]
+        try world.allreduceSum(&sums)
+        let examples = max(sums[2], 1)
+        let seconds = Double(timer.stepNanoseconds) / 1e9
+        var metrics = EpochMetrics(
+            epoch: epoch + 1, globalStep: globalStep, ranks: world.size,
+            trainLoss: (sums[0] + sums[1]) / examples, trainReconstruction: sums[0] / examples, trainKL: sums[1] / examples,
+            testLoss: nil, testReconstruction: nil, testKL: nil,
+            epochSeconds: seconds, samplesPerSecond: Double(sampler.stepsPerEpoch * config.globalBatch) / max(seconds, 1e-9),
+            allreduceShare: sums[3] > 0 ? sums[4] / sums[3] : 0)
+        if config.evaluateEveryEpoch {
+            let test = try DistributedEvaluator(network: network, parameters: parameters, world: world)
+                .meanLoss(on: dataset.test)
+            metrics.testLoss = test.total
+            metrics.testReconstruction = test.reconstruction
+            metrics.testKL = test.kl
+        }
+        if world.isRoot {
+            if isatty(STDOUT_FILENO) != 0 { print("\r", terminator: "") }
+            log(metrics.summaryLine)
+            if let runDirectory {
+                try RunArtifacts(directory: runDirectory).appendMetrics(metrics)
+                if config.imagesEveryEpoch {
+                    try RunArtifacts(directory: runDirectory).writeImages(network: network, parameters: parameters,
+                                                                          test: dataset.test, epoch: epoch + 1)
+                }
+            }
+        }
+        return metrics
+    }
+
+    // MARK: Agreement, checkpoints, resume
+
+    /// Every rank contributes `hash`; a rank that differs from rank 0 is named, and all ranks fail together.
+    private func requireAgreement(_ hash: UInt64, what: String) throws {
+        let odd = try world.ranksDisagreeing(with: hash)
+        guard odd.isEmpty else {
+            throw AgreedFailure("rank\(odd.count == 1 ? "" : "s") \(odd.map(String.init).joined(separator: ", ")) "
+                + "started with a different \(what) than rank 0; every rank must run the same command on the same data")
+        }
+    }
+
+    /// The parameter checksum of every rank compared with rank 0's (replicas must stay bit-identical).
+    public func verifyReplicasInSync() throws {
+        try requireAgreement(parameters.checksum(), what: "parameter replica (drifted)")
+    }
+
+    /// Called on every rank: the epoch's running loss sums are reduced so the checkpoint holds global
+    /// figures, then rank 0 writes the file atomically (the other ranks hold identical state).
+    public func saveCheckpoint() throws {
+        guard let checkpoints else { return }
+        var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples)]
+        try world.allreduceSum(&sums)
+        guard world.isRoot else { return }
+        let metadata = TrainingCheckpointMetadata(
+            config: config, dataset: dataset.name, dataFingerprint: dataFingerprint, epoch: epoch,
+            stepInEpoch: stepInEpoch, globalStep: globalStep, adamStep: adam.step,
+            epochReconstruction: sums[0], epochKL: sums[1], epochExamples: Int(sums[2]),
+            parameterCount: parameters.count, parameterChecksum: parameters.checksum())
+        try checkpoints.save(
+            metadata: metadata,
+            tensors: [CheckpointTensor(name: CheckpointTensorName.parameters, values: parameters.toArray()),
+                      CheckpointTensor(name: CheckpointTensorName.adamFirstMoment, values: adam.firstMoment.toArray()),
+                      CheckpointTensor(name: CheckpointTensorName.adamSecondMoment, values: adam.secondMoment.toArray())],
+            step: globalStep, keep: config.keepCheckpoints)
+    }
+
+    private func restore(from path: String) throws {
+        // Rank 0 reads the file and broadcasts its bytes: other hosts need not see the same file system.
+        var bytes: [UInt8] = []
+        if world.isRoot { bytes = try CheckpointFile.readBytes(path: path) }
+        try world.broadcast(bytes: &bytes, root: 0)
+        let checkpoint = try TrainingCheckpoint(bytes: bytes, path: path)
+        let saved = checkpoint.metadata
+        guard saved.config.trajectoryDescription == config.trajectoryDescription else {
+            throw AgreedFailure("\(path): was trained with \(saved.config.trajectoryDescription); "
+                + "this run asks for \(config.trajectoryDescription). Resume with the same flags.")
+        }
+        guard saved.dataFingerprint == dataFingerprint else {
+            throw AgreedFailure("\(path): was trained on other data (\(saved.dataset)); resume with the same data set")
+        }
+        try checkpoint.requireCompatible(with: network.spec, parameterCount: parameters.count)
+        parameters.assign(checkpoint.parameters)
+        adam.restore(firstMoment: checkpoint.adamFirstMoment, secondMoment: checkpoint.adamSecondMoment, step: saved.adamStep)
+        epoch = saved.epoch
+        stepInEpoch = saved.stepInEpoch
+        globalStep = saved.globalStep
+        // The restored running sums are global; keep them on rank 0 only so the end-of-epoch allreduce counts them once.
+        if world.isRoot {
+            epochTotals = EpochTotals(reconstruction: saved.epochReconstruction, kl: saved.epochKL, examples: saved.epochExamples)
+        }
+    }
+
+    /// FNV-1a over the training images and labels: ranks with other data disagree on it.
+    static func fingerprint(_ split: DataSplit) -> UInt64 {
+        var hash = fnv1a(split.labels)
+        hash = split.images.pixels.withUnsafeBufferPointer { FlatBuffer.checksum(
+            UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: Float.self),
+                                count: $0.count / 4)) } ^ hash &* 31
+        return hash ^ UInt64(split.count) &* 0x9e37_79b9_7f4a_7c15
+    }
+}
+
+/// This rank's running loss sums over the epoch in progress.
+struct EpochTotals {
+    var reconstruction = 0.0
+    var kl = 0.0
+    var examples = 0
+    var lastLoss = 0.0
+
+    mutating func add(_ terms: LossTerms, examples count: Int) {
+        reconstruction += terms.reconstruction
+        kl += terms.kl
+        examples += count
+        if count > 0 { lastLoss = terms.total / Double(count) }
+    }
+}
+
+struct EpochTimer {
+    var stepNanoseconds: UInt64 = 0
+    var allreduceNanoseconds: UInt64 = 0
+    var steps = 0
+}

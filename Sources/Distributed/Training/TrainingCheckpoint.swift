@@ -1,0 +1,73 @@
+import Model
+
+/// What a training checkpoint's JSON header holds: the run configuration and where in the trajectory it
+/// was taken. With counter-based noise and a `(seed, epoch)` permutation, `(epoch, stepInEpoch)` is all the
+/// position a resumed run needs to continue the same trajectory bit for bit.
+public struct TrainingCheckpointMetadata: Codable, Sendable, Equatable {
+    public static let kind = "vae-dist training checkpoint"
+    public var kind: String = TrainingCheckpointMetadata.kind
+    public var config: TrainingConfig
+    public var dataset: String
+    public var dataFingerprint: UInt64
+    /// The epoch in progress (0-based) and the next step to run in it.
+    public var epoch: Int
+    public var stepInEpoch: Int
+    /// Global steps done so far.
+    public var globalStep: Int
+    public var adamStep: Int
+    /// Running sums of the epoch in progress (summed over all ranks): reconstruction, KL, examples.
+    public var epochReconstruction: Double
+    public var epochKL: Double
+    public var epochExamples: Int
+    public var parameterCount: Int
+    public var parameterChecksum: UInt64
+}
+
+/// Tensor names inside a training checkpoint.
+public enum CheckpointTensorName {
+    public static let parameters = "parameters"
+    public static let adamFirstMoment = "adam.m"
+    public static let adamSecondMoment = "adam.v"
+}
+
+/// A loaded training checkpoint, validated against the model it is meant for.
+public struct TrainingCheckpoint {
+    public let path: String
+    public let metadata: TrainingCheckpointMetadata
+    public let parameters: [Float]
+    public let adamFirstMoment: [Float]
+    public let adamSecondMoment: [Float]
+
+    /// Decodes checkpoint bytes (read by rank 0 and broadcast) and checks they describe a training run whose
+    /// parameters are intact.
+    public init(bytes: [UInt8], path: String) throws {
+        let contents = try CheckpointFile.decode(TrainingCheckpointMetadata.self, from: bytes, path: path)
+        let metadata = contents.metadata
+        guard metadata.kind == TrainingCheckpointMetadata.kind else {
+            throw FileFormatError(path, "not a training checkpoint (it says '\(metadata.kind)')")
+        }
+        let count = metadata.parameterCount
+        parameters = try contents.tensor(CheckpointTensorName.parameters, count: count)
+        adamFirstMoment = try contents.tensor(CheckpointTensorName.adamFirstMoment, count: count)
+        adamSecondMoment = try contents.tensor(CheckpointTensorName.adamSecondMoment, count: count)
+        let checksum = parameters.withUnsafeBufferPointer { FlatBuffer.checksum($0) }
+        guard checksum == metadata.parameterChecksum else {
+            throw FileFormatError(path, "parameter checksum does not match the header: the checkpoint is damaged")
+        }
+        self.path = path
+        self.metadata = metadata
+    }
+
+    /// Reads a checkpoint file from disk.
+    public init(path: String) throws {
+        try self.init(bytes: try CheckpointFile.readBytes(path: path), path: path)
+    }
+
+    /// Throws unless the network `config` builds has exactly this checkpoint's parameter layout.
+    public func requireCompatible(with spec: NetworkSpec, parameterCount: Int) throws {
+        guard parameterCount == metadata.parameterCount else {
+            throw FileFormatError(path, "holds a \(metadata.config.model.rawValue) with arch \(metadata.config.architecture) "
+                + "(\(metadata.parameterCount) parameters) but this run builds \(spec.architecture) (\(parameterCount) parameters)")
+        }
+    }
+}

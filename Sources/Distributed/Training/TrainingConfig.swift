@@ -1,0 +1,89 @@
+import Model
+
+/// Which of the tutorial's models to train.
+public enum ModelChoice: String, Codable, Sendable, CaseIterable {
+    /// The VAE of §2 (eq. 5–10).
+    case vae
+    /// The CVAE of §3/§5 conditioned on the stochastically binarized middle pixel column.
+    case cvae
+    /// A CVAE conditioned on the one-hot class label, so `sample --label d` draws a chosen digit.
+    case cvaeLabel = "cvae-label"
+    /// The deterministic baseline of §5: middle column → image, no latent.
+    case regressor
+}
+
+/// Everything that defines a training run. Every rank must hold the same trajectory fields (checked
+/// through `trajectoryHash` at start); a checkpoint records them and `--resume` refuses a mismatch.
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    // Trajectory: change any of these and the run computes something else.
+    public var model: ModelChoice = .vae
+    /// `classic` (784-400, latent 20), `deep` (784-1000-500-250, latent 30) or hidden widths like `512-256`.
+    public var architecture: String = "classic"
+    /// Overrides the architecture's latent size.
+    public var latent: Int? = nil
+    /// Fixed σ of a Gaussian P(X|z) (§2.4.3) instead of the Bernoulli reading of pixels (§4.1).
+    public var gaussianSigma: Float? = nil
+    public var globalBatch: Int = 128
+    public var learningRate: Double = 1e-3
+    public var weightDecay: Double = 0
+    public var seed: UInt64 = 1
+    /// Keep the last, smaller global batch of each epoch instead of dropping it.
+    public var keepPartialBatch: Bool = false
+
+    // Schedule and outputs: may differ between a run and its resumption.
+    public var epochs: Int = 10
+    /// Stop after this many global steps in total (tests, quick looks); nil = run all epochs.
+    public var maxSteps: Int? = nil
+    /// Checkpoint every this many global steps (0: at the end of every epoch only). Always at the end.
+    public var checkpointEvery: Int = 0
+    /// Checkpoints to keep in the run directory.
+    public var keepCheckpoints: Int = 3
+    /// Evaluate the test loss after every epoch.
+    public var evaluateEveryEpoch: Bool = true
+    /// Write the sample and reconstruction grids after every epoch.
+    public var imagesEveryEpoch: Bool = true
+
+    public init() {}
+
+    /// The network this configuration describes, or a one-line reason why it describes none.
+    public func networkSpec(inputSize: Int = 784, imageWidth: Int = 28) throws -> NetworkSpec {
+        guard let architecture = Architecture.parse(self.architecture, latentSize: latent, inputSize: inputSize) else {
+            throw TrainingError("--arch '\(self.architecture)' is not classic, deep, or hidden widths like 1000-500-250")
+        }
+        let output: OutputDistribution = gaussianSigma.map { .gaussian(sigma: $0) } ?? .bernoulli
+        let column = Conditioning.pixelColumn(column: imageWidth / 2, imageWidth: imageWidth)
+        switch model {
+        case .vae: return NetworkSpec(kind: .vae, architecture: architecture, output: output)
+        case .cvae: return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: column, output: output)
+        case .cvaeLabel: return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: .digitLabel, output: output)
+        case .regressor: return NetworkSpec(kind: .regressor, architecture: architecture, conditioning: column, output: output)
+        }
+    }
+
+    /// The fields that define the trajectory, as one canonical string.
+    public var trajectoryDescription: String {
+        let sigma = gaussianSigma.map { "\($0.bitPattern)" } ?? "bernoulli"
+        return "model=\(model.rawValue) arch=\(architecture) latent=\(latent.map(String.init) ?? "default") output=\(sigma) "
+            + "batch=\(globalBatch) lr=\(learningRate.bitPattern) wd=\(weightDecay.bitPattern) seed=\(seed) "
+            + "partial=\(keepPartialBatch)"
+    }
+
+    /// A 64-bit FNV-1a hash of `trajectoryDescription` and the training data's fingerprint: ranks compare it
+    /// before the first collective, so a rank started with other flags or other data fails fast by number.
+    public func trajectoryHash(dataFingerprint: UInt64) -> UInt64 {
+        fnv1a(Array((trajectoryDescription + " data=\(dataFingerprint)").utf8))
+    }
+}
+
+/// A training-time failure with a one-line message for the user.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// 64-bit FNV-1a.
+func fnv1a<S: Sequence>(_ bytes: S, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 where S.Element == UInt8 {
+    var hash = seed
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    return hash
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Model
+
+/// `vae-dist train`: the default subcommand.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a VAE, CVAE or the regressor baseline, data-parallel over all ranks (the default subcommand).",
+        discussion: """
+            Every rank trains on its slice of each global batch; gradients are averaged with one allreduce
+            per step. Rank 0 writes checkpoints, metrics.jsonl and sample/reconstruction images to --out.
+            Examples:
+              vae-dist                                              train a VAE on MNIST with defaults
+              vae-dist launch -n 2 -- train --dataset fashion-mnist --epochs 10
+              mpirun -np 8 vae-dist train --model cvae --arch deep --batch-size 100 --weight-decay 0.0005
+              vae-dist train --resume runs/vae-fashion-mnist        continue from the newest checkpoint there
+            """)
+
+    @Option(help: "vae | cvae (middle-column condition) | cvae-label (class condition) | regressor.")
+    var model: ModelChoice = .vae
+    @Option(name: .customLong("arch"), help: "classic (784-400, latent 20), deep (784-1000-500-250, latent 30), or hidden widths like 512-256.")
+    var architecture = "classic"
+    @Option(help: "Latent size (default: the architecture's).")
+    var latent: Int?
+    @Option(help: "Epochs to train (a resumed run continues up to this many in total).")
+    var epochs = 10
+    @Option(name: .customLong("batch-size"), help: "GLOBAL batch size, split across ranks.")
+    var batchSize = 128
+    @Option(name: .customLong("lr"), help: "Adam learning rate.")
+    var learningRate = 1e-3
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay (the tutorial's Caffe setting is 0.0005).")
+    var weightDecay = 0.0
+    @Option(help: "Seed for initialization, shuffling and noise.")
+    var seed: UInt64 = 1
+    @Option(name: .customLong("gaussian-sigma"), help: "Use a Gaussian P(X|z) with this fixed σ instead of Bernoulli (§2.4.3).")
+    var gaussianSigma: Float?
+    @Flag(name: .customLong("keep-partial-batch"), help: "Train on each epoch's last, smaller batch instead of dropping it.")
+    var keepPartialBatch = false
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: "Run directory for checkpoints, metrics and images (default: runs/<model>-<dataset>-<time>).")
+    var out: String?
+    @Option(name: .customLong("checkpoint-every"), help: "Checkpoint every N global steps (0: after every epoch).")
+    var checkpointEvery = 0
+    @Option(name: .customLong("keep-checkpoints"), help: "How many checkpoints to keep.")
+    var keepCheckpoints = 3
+    @Option(help: "Resume from a checkpoint file or a run directory (its newest checkpoint).")
+    var resume: String?
+    @Option(name: .customLong("max-steps"), help: "Stop after this many global steps in total.")
+    var maxSteps: Int?
+    @Flag(name: .customLong("no-eval"), help: "Skip the test-set loss after each epoch.")
+    var noEval = false
+    @Flag(name: .customLong("no-images"), help: "Skip the per-epoch sample and reconstruction images.")
+    var noImages = false
+
+    func validate() throws {
+        guard epochs >= 1 && epochs <= 1_000_000 else { throw ValidationError("--epochs must be between 1 and 1000000 (got \(epochs)).") }
+        guard batchSize >= 1 && batchSize <= 1_000_000 else { throw ValidationError("--batch-size must be between 1 and 1000000 (got \(batchSize)).") }
+        guard learningRate.isFinite && learningRate > 0 && learningRate < 10 else { throw ValidationError("--lr must be a positive number below 10 (got \(learningRate)).") }
+        guard weightDecay.isFinite && weightDecay >= 0 else { throw ValidationError("--weight-decay must be ≥ 0 (got \(weightDecay)).") }
+        if let latent, !(1...4096).contains(latent) { throw ValidationError("--latent must be between 1 and 4096 (got \(latent)).") }
+        if let gaussianSigma, !(gaussianSigma.isFinite && gaussianSigma > 0) { throw ValidationError("--gaussian-sigma must be a positive number.") }
+        guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0.") }
+        guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1.") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1.") }
+        guard Architecture.parse(architecture, latentSize: latent) != nil else {
+            throw ValidationError("--arch '\(architecture)' is not classic, deep, or hidden widths like 1000-500-250.")
+        }
+    }
+
+    var trainingConfig: TrainingConfig {
+        var config = TrainingConfig()
+        config.model = model
+        config.architecture = architecture
+        config.latent = latent
+        config.gaussianSigma = gaussianSigma
+        config.globalBatch = batchSize
+        config.learningRate = learningRate
+        config.weightDecay = weightDecay
+        config.seed = seed
+        config.keepPartialBatch = keepPartialBatch
+        config.epochs = epochs
+        config.maxSteps = maxSteps
+        config.checkpointEvery = checkpointEvery
+        config.keepCheckpoints = keepCheckpoints
+        config.evaluateEveryEpoch = !noEval
+        config.imagesEveryEpoch = !noImages
+        return config
+    }
+
+    func run() throws {
+        runOnWorld { world in
+            guard batchSize >= world.size else {
+                throw AgreedFailure("--batch-size \(batchSize) is smaller than the \(world.size) ranks: every rank needs at least one example per step")
+            }
+            let dataset = try world.collectively { try data.load() }
+            let checkpoint = try resume.map { path in try world.collectively { try Train.resolveCheckpoint(path) } }
+            // Rank 0 picks the run directory and checks it is writable before anyone trains.
+            var directoryBytes: [UInt8] = []
+            if world.isRoot {
+                directoryBytes = Array((out ?? checkpoint.map { ($0 as NSString).deletingLastPathComponent }
+                    ?? Train.defaultRunDirectory(model: model, dataset: dataset.name)).utf8)
+            }
+            try world.broadcast(bytes: &directoryBytes, root: 0)
+            let directory = String(decoding: directoryBytes, as: UTF8.self)
+            try world.collectively { if world.isRoot { try Train.requireWritable(directory) } }
+
+            let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
+                                                  runDirectory: directory, resume: checkpoint)
+            if world.isRoot {
+                print("vae-dist: training \(model.rawValue) \(trainer.network.spec.architecture) on \(dataset.name) "
+                    + "(\(dataset.train.count) train / \(dataset.test.count) test) with \(world.size) rank\(world.size == 1 ? "" : "s"), "
+                    + "global batch \(batchSize), \(trainer.sampler.stepsPerEpoch) steps per epoch → \(directory)")
+                if let checkpoint { print("vae-dist: resumed from \(checkpoint) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch)") }
+            }
+            try trainer.run()
+            try trainer.verifyReplicasInSync()
+            if world.isRoot { print("vae-dist: done; newest checkpoint in \(directory)") }
+        }
+    }
+
+    /// A checkpoint file, or a run directory's newest complete checkpoint.
+    static func resolveCheckpoint(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw TrainingError("--resume \(path): no such file or directory")
+        }
+        guard isDirectory.boolValue else { return path }
+        guard let newest = try CheckpointDirectory(path: path).newest() else {
+            throw TrainingError("--resume \(path): the directory holds no complete checkpoint")
+        }
+        return newest
+    }
+
+    static func defaultRunDirectory(model: ModelChoice, dataset: String) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let name = (dataset as NSString).lastPathComponent
+        return "runs/\(model.rawValue)-\(name)-\(formatter.string(from: Date()))"
+    }
+
+    /// Creates `directory` and proves a file can be written there, so a bad --out fails before training.
+    static func requireWritable(_ directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError("--out \(directory): cannot create the run directory (\((error as NSError).localizedDescription))")
+        }
+        let probe = directory + "/.write-test-\(getpid())"
+        guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
+            throw TrainingError("--out \(directory): the run directory is not writable")
+        }
+        try? FileManager.default.removeItem(atPath: probe)
+    }
+}
+
+extension ModelChoice: ExpressibleByArgument {}
+
+/// Where the data comes from: shared by train, eval and sample.
+struct DataOptions: ParsableArguments {
+    @Option(help: "mnist, fashion-mnist, or a directory holding the four IDX files (.gz or raw).")
+    var dataset = "mnist"
+    @Option(name: .customLong("data-dir"), help: "Directory holding the data set (or <dataset>/ inside it); else $VAE_DIST_DATA/<dataset>, ./data/<dataset>, /usr/share/datasets/<dataset>.")
+    var dataDirectory: String?
+
+    func load() throws -> Dataset {
+        try Dataset.load(dataset, dataDirectory: dataDirectory)
+    }
+}
