@@ -1,0 +1,116 @@
+import Testing
+import Model
+
+/// The fast GEMM kernels against the naive triple loops of `GEMMReference`, on shapes chosen to hit
+/// every edge: dimensions of 0 and 1, below/around/above the 6×16 tile (2, 3, 7, 17, 31, 33, 63, 65)
+/// and the real layer sizes (784, 785, 1000) that cross the 256-deep and 512-wide cache blocks.
+///
+/// Tolerance. Both sides sum the same `k` products in float, in different orders (the kernel uses
+/// fused multiply-adds and restarts its sums at every depth block). The standard bound for recursive
+/// float summation (Higham, Accuracy and Stability of Numerical Algorithms, §3.1) gives, for each
+/// entry, |computed − exact| ≤ γ(k+1) · S with S = |c₀| + Σₚ |aᵢₚ bₚⱼ| and γ(n) ≈ n·u, u = 2⁻²⁴;
+/// two results can differ by twice that. So each entry must satisfy
+/// |fast − reference| ≤ 2·(k + 2)·2⁻²⁴·S — a bound that holds for any summation order and still
+/// catches any wrong or missing product (an error of one term |aᵢₚ bₚⱼ| ~ S/k is far above it).
+struct GEMMTests {
+    enum Form: String, CaseIterable, CustomTestStringConvertible {
+        case ab = "gemm A·B", atb = "gemmTN Aᵀ·B", abt = "gemmNT A·Bᵀ"
+        var testDescription: String { rawValue }
+    }
+
+    static let dimensions = [0, 1, 2, 3, 7, 17, 31, 33, 63, 65, 784, 785, 1000]
+
+    /// Every combination of the odd dimensions up to a work budget (the kernels run unoptimized in
+    /// debug test builds), plus shapes with the real layer sizes in every position.
+    static let shapes: [(m: Int, n: Int, k: Int)] = {
+        var all: [(m: Int, n: Int, k: Int)] = []
+        for m in dimensions { for n in dimensions { for k in dimensions where m * n * k <= 40_000 && m * k + k * n + m * n <= 100_000 {
+            all.append((m, n, k))
+        } } }
+        all += [(64, 40, 400), (3, 1000, 300), (65, 33, 785), (17, 600, 257), (785, 17, 65), (1000, 7, 65),
+                (63, 785, 3)]
+        return all
+    }()
+
+    @Test("fast GEMM matches the naive reference", arguments: Form.allCases, [false, true])
+    func matchesReference(form: Form, accumulate: Bool) {
+        var rng = GEMMTestRandom(seed: 0x5EED_0000 + UInt64(Form.allCases.firstIndex(of: form)!) * 2 + (accumulate ? 1 : 0))
+        var failures = 0
+        for (m, n, k) in Self.shapes {
+            let worst = Self.compare(form: form, m: m, n: n, k: k, accumulate: accumulate, rng: &rng)
+            if worst > 1 { failures += 1 }
+            #expect(worst <= 1, "\(form.rawValue) m=\(m) n=\(n) k=\(k) accumulate=\(accumulate): error/bound \(worst)")
+            if failures > 5 { return }
+        }
+    }
+
+    @Test("k = 0 zero-fills when overwriting and leaves C alone when accumulating",
+          arguments: Form.allCases)
+    func emptyDepth(form: Form) {
+        let a: [Float] = [], b: [Float] = []
+        for accumulate in [false, true] {
+            var c = [Float](repeating: 3, count: 7 * 5)
+            Self.run(form, a, b, &c, m: 7, n: 5, k: 0, accumulate: accumulate, reference: false)
+            #expect(c.allSatisfy { $0 == (accumulate ? 3 : 0) })
+        }
+    }
+
+    /// Largest |fast − reference| / bound over all entries; also checks that overwriting ignores
+    /// the previous contents (C starts as NaN) and that nothing past C is written.
+    static func compare(form: Form, m: Int, n: Int, k: Int, accumulate: Bool, rng: inout GEMMTestRandom) -> Double {
+        let a = (0..<m * k).map { _ in rng.nextFloat() }
+        let b = (0..<k * n).map { _ in rng.nextFloat() }
+        let guardCount = 19, sentinel: Float = 12345
+        let start = (0..<m * n).map { _ in accumulate ? rng.nextFloat() : Float.nan }
+        var fast = start + [Float](repeating: sentinel, count: guardCount)
+        var reference = start
+        run(form, a, b, &fast, m: m, n: n, k: k, accumulate: accumulate, reference: false)
+        run(form, a, b, &reference, m: m, n: n, k: k, accumulate: accumulate, reference: true)
+        if fast[(m * n)...].contains(where: { $0 != sentinel }) { return .infinity }
+        // S = |c₀| + Σₚ |aᵢₚ bₚⱼ| for every entry, by the reference on absolute values.
+        var scale = start.map { accumulate ? abs($0) : 0 }
+        run(form, a.map(abs), b.map(abs), &scale, m: m, n: n, k: k, accumulate: accumulate, reference: true)
+        var worst = 0.0
+        for i in 0..<m * n {
+            let bound = 2 * Double(k + 2) * 0x1p-24 * Double(scale[i]) + Double(Float.leastNormalMagnitude)
+            let error = Double(abs(fast[i] - reference[i]))
+            if !(error <= bound) { worst = max(worst, error.isNaN ? .infinity : error / bound) }
+        }
+        return worst
+    }
+
+    static func run(_ form: Form, _ a: [Float], _ b: [Float], _ c: inout [Float],
+                    m: Int, n: Int, k: Int, accumulate: Bool, reference: Bool) {
+        // Empty arrays have no base address; the kernels never read through a pointer when a
+        // dimension is 0, so any non-nil pointer will do.
+        let dummy = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        defer { dummy.deallocate() }
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
+            let ap = a.baseAddress ?? UnsafePointer(dummy), bp = b.baseAddress ?? UnsafePointer(dummy)
+            let cp = c.baseAddress ?? dummy
+            switch (form, reference) {
+            case (.ab, false): gemm(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)
+            case (.atb, false): gemmTN(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)
+            case (.abt, false): gemmNT(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)
+            case (.ab, true): GEMMReference.gemm(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)
+            case (.atb, true): GEMMReference.gemmTN(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)
+            case (.abt, true): GEMMReference.gemmNT(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)
+            }
+        }}}
+    }
+}
+
+/// Seeded generator for reproducible test inputs (SplitMix64, Steele et al. 2014).
+struct GEMMTestRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    mutating func nextFloat() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }
+}
