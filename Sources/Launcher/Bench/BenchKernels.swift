@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Model
+
+/// `vae-dist bench kernels`: GFLOP/s of every GEMM of one training step (see
+/// `KernelBenchmark` in the Model module), single-threaded, as an aligned table or JSON lines.
+/// scripts/bench/kernels-vs-numpy runs it beside numpy/OpenBLAS on the same shapes.
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Time the GEMMs of one training step (single core) and print GFLOP/s.",
+        discussion: """
+            Per GEMM: warm-up, then single calls until --seconds of timed calls; best and median.
+            The step total is all FLOPs over the summed best (and median) times.
+            Examples:
+              vae-dist bench kernels
+              vae-dist bench kernels --arch deep --batch 128 --json
+            """)
+
+    @Option(help: "Architecture: classic, deep or all.")
+    var arch: String = "all"
+
+    @Option(name: .customLong("batch"), help: "Per-rank batch size (repeat or comma-separate; default 64,128).")
+    var batches: [String] = []
+
+    @Option(help: "Seconds of timed calls per GEMM.")
+    var seconds: Double = 0.2
+
+    @Flag(help: "One JSON object per GEMM and per step total instead of the table.")
+    var json = false
+
+    func validate() throws {
+        guard arch == "all" || KernelBenchmark.Architecture.named(arch) != nil else {
+            throw ValidationError("--arch must be classic, deep or all (got '\(arch)').")
+        }
+        guard parsedBatches() != nil else {
+            throw ValidationError("--batch takes positive integers up to 65536, e.g. --batch 64 --batch 128 or --batch 64,128.")
+        }
+        guard seconds > 0, seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60].") }
+    }
+
+    private func parsedBatches() -> [Int]? {
+        let parts = batches.flatMap { $0.split(separator: ",") }.map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 65536 }) else { return nil }
+        return parts.isEmpty ? [64, 128] : parts.map { $0! }
+    }
+
+    func run() throws {
+        let architectures = arch == "all" ? KernelBenchmark.Architecture.presets : [KernelBenchmark.Architecture.named(arch)!]
+        if !json {
+            print(Self.row(["arch", "batch", "layer", "kind", "m", "n", "k", "GFLOP/s best", "median"]))
+        }
+        for architecture in architectures {
+            for batch in parsedBatches()! {
+                let report = KernelBenchmark.run(architecture, batch: batch, minimumSeconds: seconds)
+                if json { printJSON(report) } else { printTable(report) }
+            }
+        }
+    }
+
+    private static let widths = [8, 6, 10, 11, 6, 6, 6, 13, 8]
+
+    /// Columns padded to fixed widths: text left-aligned, numbers right-aligned.
+    private static func row(_ cells: [String]) -> String {
+        zip(cells, widths).enumerated().map { i, pair in
+            let (cell, width) = pair
+            let pad = String(repeating: " ", count: max(0, width - cell.count))
+            return i < 4 ? cell + pad : pad + cell
+        }.joined(separator: " ")
+    }
+
+    private static func gflops(_ value: Double) -> String { String(format: "%.1f", value) }
+
+    private func printTable(_ report: KernelBenchmark.StepReport) {
+        for t in report.timings {
+            let p = t.product
+            print(Self.row([report.architecture, "\(report.batch)", p.layer.label, p.kind.rawValue,
+                            "\(p.m)", "\(p.n)", "\(p.k)", Self.gflops(t.gflopsBest), Self.gflops(t.gflopsMedian)]))
+        }
+        print(Self.row([report.architecture, "\(report.batch)", "step", "total", "", "", "",
+                        Self.gflops(report.gflopsBest), Self.gflops(report.gflopsMedian)])
+              + String(format: "   (%.3f ms best, %.3f ms median)", report.totalBest * 1e3, report.totalMedian * 1e3))
+    }
+
+    private func printJSON(_ report: KernelBenchmark.StepReport) {
+        for t in report.timings {
+            let p = t.product
+            print(Self.jsonObject([
+                ("type", "\"gemm\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
+                ("layer", "\"\(p.layer.label)\""), ("layer_index", "\(p.layerIndex)"), ("kind", "\"\(p.kind.rawValue)\""),
+                ("m", "\(p.m)"), ("n", "\(p.n)"), ("k", "\(p.k)"),
+                ("best_s", "\(t.best)"), ("median_s", "\(t.median)"), ("samples", "\(t.samples)"),
+                ("gflops_best", Self.gflops(t.gflopsBest)), ("gflops_median", Self.gflops(t.gflopsMedian)),
+            ]))
+        }
+        print(Self.jsonObject([
+            ("type", "\"step_total\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
+            ("best_s", "\(report.totalBest)"), ("median_s", "\(report.totalMedian)"),
+            ("gflops_best", Self.gflops(report.gflopsBest)), ("gflops_median", Self.gflops(report.gflopsMedian)),
+        ]))
+    }
+
+    /// Keys and already-encoded values in a fixed order (the values here never need escaping).
+    private static func jsonObject(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+}
