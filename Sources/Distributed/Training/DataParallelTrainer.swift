@@ -78,7 +78,7 @@ public final class DataParallelTrainer {
             while stepInEpoch < sampler.stepsPerEpoch && !reachedMaxSteps {
                 try step(permutation: permutation, timer: &timer)
                 if config.checkpointEvery > 0 && globalStep % config.checkpointEvery == 0 { try saveCheckpoint() }
-                if world.isRoot && isatty(STDOUT_FILENO) != 0 {
+                if world.isRoot && isatty(STDOUT_FILENO) != 0 && timer.shouldShowProgress() {
                     print("\repoch \(epoch + 1)/\(config.epochs) step \(stepInEpoch)/\(sampler.stepsPerEpoch) "
                         + "loss \(String(format: "%.2f", epochTotals.lastLoss))   ", terminator: "")
                     fflush(nil)
@@ -203,7 +203,8 @@ public final class DataParallelTrainer {
             config: config, dataset: dataset.name, dataFingerprint: dataFingerprint, epoch: epoch,
             stepInEpoch: stepInEpoch, globalStep: globalStep, adamStep: adam.step,
             epochReconstruction: sums[0], epochKL: sums[1], epochExamples: Int(sums[2]),
-            parameterCount: parameters.count, parameterChecksum: parameters.checksum())
+            parameterCount: parameters.count, parameterChecksum: parameters.checksum(),
+            imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols)
         try checkpoints.save(
             metadata: metadata,
             tensors: [CheckpointTensor(name: CheckpointTensorName.parameters, values: parameters.toArray()),
@@ -267,4 +268,13 @@ struct EpochTimer {
     var stepNanoseconds: UInt64 = 0
     var allreduceNanoseconds: UInt64 = 0
     var steps = 0
+    private var lastProgress: UInt64 = 0
+
+    /// True at most once a second, so a terminal progress line costs nothing and floods no log.
+    mutating func shouldShowProgress() -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastProgress >= 1_000_000_000 else { return false }
+        lastProgress = now
+        return true
+    }
 }

@@ -21,6 +21,14 @@ public struct TrainingCheckpointMetadata: Codable, Sendable, Equatable {
     public var epochExamples: Int
     public var parameterCount: Int
     public var parameterChecksum: UInt64
+    /// Image shape of the training data, so `sample` can rebuild the network without the data set.
+    public var imageRows: Int
+    public var imageCols: Int
+
+    /// The network this checkpoint's parameters belong to.
+    public func networkSpec() throws -> NetworkSpec {
+        try config.networkSpec(inputSize: imageRows * imageCols, imageWidth: imageCols)
+    }
 }
 
 /// Tensor names inside a training checkpoint.
@@ -56,6 +64,13 @@ public struct TrainingCheckpoint {
         }
         self.path = path
         self.metadata = metadata
+    }
+
+    /// The network with this checkpoint's parameters, its noise seeded with `seed` (default: the training seed).
+    public func restoreNetwork(seed: UInt64? = nil) throws -> (network: any Network, parameters: FlatBuffer) {
+        let network = makeNetwork(try metadata.networkSpec(), seed: seed ?? metadata.config.seed)
+        try requireCompatible(with: network.spec, parameterCount: network.layout.count)
+        return (network, FlatBuffer(parameters))
     }
 
     /// Reads a checkpoint file from disk.

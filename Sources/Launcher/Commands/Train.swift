@@ -95,7 +95,9 @@ struct Train: ParsableCommand {
             guard batchSize >= world.size else {
                 throw AgreedFailure("--batch-size \(batchSize) is smaller than the \(world.size) ranks: every rank needs at least one example per step")
             }
-            let dataset = try world.collectively { try data.load() }
+            // Rank 0 fetches a missing known data set first; then every rank loads from its own disk.
+            let loadedByRoot = try world.collectively { world.isRoot ? try data.load(downloadIfMissing: true) : nil }
+            let dataset = try world.collectively { try loadedByRoot ?? data.load() }
             let checkpoint = try resume.map { path in try world.collectively { try Train.resolveCheckpoint(path) } }
             // Rank 0 picks the run directory and checks it is writable before anyone trains.
             var directoryBytes: [UInt8] = []
@@ -167,5 +169,26 @@ struct DataOptions: ParsableArguments {
 
     func load() throws -> Dataset {
         try Dataset.load(dataset, dataDirectory: dataDirectory)
+    }
+
+    /// Loads the data set; a known data set (mnist, fashion-mnist) that is nowhere to be found and no
+    /// --data-dir was given is first downloaded into ./data/<name>, if `download` (rank 0 only, so
+    /// ranks sharing a disk do not fetch it twice). The error, when that fails too, says both why and
+    /// how else to get the data.
+    func load(downloadIfMissing download: Bool) throws -> Dataset {
+        do {
+            return try load()
+        } catch let notFound {
+            guard download, dataDirectory == nil, DatasetDescription.named(dataset) != nil,
+                  (try? DatasetLocator.locate(dataset, environment: DatasetLocator.processEnvironment())) == nil
+            else { throw notFound }
+            printError("vae-dist: \(dataset) not found locally; downloading it into ./\(DatasetLocator.localDataRoot)/\(dataset)")
+            do {
+                _ = try downloadDataset(named: dataset, timeout: 20)
+            } catch {
+                throw TrainingError("\(notFound); downloading failed too: \(error)")
+            }
+            return try load()
+        }
     }
 }
