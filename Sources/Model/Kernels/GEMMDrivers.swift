@@ -19,8 +19,9 @@
 /// For deep `k`, `gemmNT` computes `Cᵀ = B · Aᵀ` and stores each tile transposed: the big operand
 /// (`W` in the input gradient `dY·Wᵀ`) is then read in place and only the batch-sized `dY` is
 /// transposed (see `gemmNT` in GEMM.swift for the measured crossover).
-/// Edge tiles (`m` or `n` not a multiple of the tile) are computed from zero-padded copies into a
-/// scratch tile and only their valid part is written, so every shape ≥ 0 is handled.
+/// Edge tiles: a last partial row panel uses a micro-kernel of exactly that many rows
+/// (`gemmMicroKernelRows`); a last partial column panel is computed from a zero-padded `B` panel
+/// into a scratch tile of which only the valid part is written. So every shape ≥ 0 is handled.
 enum GEMMBlocking {
     /// Depth block: one packed `depth × 16` `B` panel (16 KiB) stays in L1.
     static let depth = 256
@@ -57,8 +58,8 @@ func gemmBlockedNN(
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
-    withScratch(mr * kcMax + kcMax * ncMax + mr * nr) { scratch in
-        let aTail = scratch, packedB = scratch + mr * kcMax, tile = packedB + kcMax * ncMax
+    withScratch(kcMax * ncMax + mr * nr) { scratch in
+        let packedB = scratch, tile = scratch + kcMax * ncMax
         let mFull = m / mr * mr
         var jcBlock = 0
         while jcBlock < n {
@@ -71,9 +72,6 @@ func gemmBlockedNN(
                     gemmPackTransposedPanels(b + jcBlock * k + pc, rowStride: k, count: nc, depth: kc, into: packedB)
                 } else {
                     gemmPackColumnPanels(b + pc * n + jcBlock, rowStride: n, columns: nc, depth: kc, into: packedB)
-                }
-                if mFull < m {
-                    gemmPackRowsPadded(a + mFull * k + pc, rowStride: k, rows: m - mFull, depth: kc, into: aTail)
                 }
                 var jc = 0
                 while jc < nc {
@@ -92,10 +90,16 @@ func gemmBlockedNN(
                         }
                         ic += mr
                     }
-                    if mFull < m {
-                        gemmMicroKernel(depth: kc, a: aTail, aRowStride: kc, aDepthStride: 1,
-                                        b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
-                        gemmStoreTile(tile, rows: m - mFull, columns: columns, into: cPanel + mFull * n, ldc: n, accumulate: acc)
+                    if mFull < m {  // last rows: a kernel of that many rows
+                        let rows = m - mFull, aRows = a + mFull * k + pc
+                        if columns == nr {
+                            gemmMicroKernelRows(rows, depth: kc, a: aRows, aRowStride: k, aDepthStride: 1,
+                                                b: bPanel, bDepthStride: nr, c: cPanel + mFull * n, ldc: n, accumulate: acc)
+                        } else {
+                            gemmMicroKernelRows(rows, depth: kc, a: aRows, aRowStride: k, aDepthStride: 1,
+                                                b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                            gemmStoreTile(tile, rows: rows, columns: columns, into: cPanel + mFull * n, ldc: n, accumulate: acc)
+                        }
                     }
                     jc += nr
                 }
@@ -117,8 +121,8 @@ func gemmBlockedTN(
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
-    withScratch(kcMax * mr + kcMax * ncMax + mr * nr) { scratch in
-        let aTail = scratch, packedB = scratch + kcMax * mr, tile = packedB + kcMax * ncMax
+    withScratch(kcMax * ncMax + mr * nr) { scratch in
+        let packedB = scratch, tile = scratch + kcMax * ncMax
         var jcBlock = 0
         while jcBlock < n {
             let nc = min(GEMMBlocking.width, n - jcBlock)
@@ -131,26 +135,25 @@ func gemmBlockedTN(
                 var ic = 0
                 while ic < m {
                     let rows = min(mr, m - ic)
-                    var aPanel = UnsafePointer(a + pc * m + ic), aStride = m
-                    if rows < mr {  // last partial row panel: columns of A padded to a full tile
-                        gemmPackColumnTailRows(aPanel, rowStride: m, count: rows, depth: kc, into: aTail)
-                        aPanel = UnsafePointer(aTail); aStride = mr
-                    }
+                    let aPanel = a + pc * m + ic
                     let cRow = c + ic * n + jcBlock
                     var jc = 0
-                    if rows == mr {
-                        while jc < ncFull {
-                            gemmMicroKernel(depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStride,
+                    while jc < ncFull {
+                        if rows == mr {
+                            gemmMicroKernel(depth: kc, a: aPanel, aRowStride: 1, aDepthStride: m,
                                             b: packedB + jc * kc, bDepthStride: nr,
                                             c: cRow + jc, ldc: n, accumulate: acc)
-                            jc += nr
+                        } else {  // last rows: a kernel of that many rows
+                            gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: m,
+                                                b: packedB + jc * kc, bDepthStride: nr,
+                                                c: cRow + jc, ldc: n, accumulate: acc)
                         }
-                    }
-                    while jc < nc {
-                        gemmMicroKernel(depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStride,
-                                        b: packedB + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
-                        gemmStoreTile(tile, rows: rows, columns: min(nr, nc - jc), into: cRow + jc, ldc: n, accumulate: acc)
                         jc += nr
+                    }
+                    if jc < nc {  // last columns: through the scratch tile
+                        gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: m,
+                                            b: packedB + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                        gemmStoreTile(tile, rows: rows, columns: nc - jc, into: cRow + jc, ldc: n, accumulate: acc)
                     }
                     ic += mr
                 }
@@ -172,9 +175,8 @@ func gemmBlockedNT(
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let mPadded = (m + nr - 1) / nr * nr
-    withScratch(mPadded * kcMax + mr * kcMax + mr * nr) { scratch in
-        let packedAT = scratch, bTail = scratch + mPadded * kcMax, tile = bTail + mr * kcMax
-        let nFull = n / mr * mr
+    withScratch(mPadded * kcMax + mr * nr) { scratch in
+        let packedAT = scratch, tile = scratch + mPadded * kcMax
         var pc = 0
         while pc < k {
             let kc = min(GEMMBlocking.depth, k - pc)
@@ -183,16 +185,17 @@ func gemmBlockedNT(
             var ic = 0  // over rows of B = columns of C
             while ic < n {
                 let rows = min(mr, n - ic)
-                var bRows = UnsafePointer(b + ic * k + pc), bStride = k
-                if ic >= nFull {
-                    gemmPackRowsPadded(bRows, rowStride: k, rows: rows, depth: kc, into: bTail)
-                    bRows = UnsafePointer(bTail); bStride = kc
-                }
+                let bRows = b + ic * k + pc
                 var jc = 0  // over rows of A = rows of C
                 while jc < m {
                     let columns = min(nr, m - jc)
-                    gemmMicroKernel(depth: kc, a: bRows, aRowStride: bStride, aDepthStride: 1,
-                                    b: packedAT + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                    if rows == mr {
+                        gemmMicroKernel(depth: kc, a: bRows, aRowStride: k, aDepthStride: 1,
+                                        b: packedAT + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                    } else {
+                        gemmMicroKernelRows(rows, depth: kc, a: bRows, aRowStride: k, aDepthStride: 1,
+                                            b: packedAT + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                    }
                     gemmStoreTileTransposed(tile, rows: rows, columns: columns, into: c + jc * n + ic, ldc: n, accumulate: acc)
                     jc += nr
                 }

@@ -24,11 +24,13 @@ enum GEMMTile {
     static let columns = 2 * GEMMLane.scalarCount
 }
 
-/// `C[tile] (+)= A[tile rows × depth] · B[depth × tile columns]` for one full tile.
-/// `c` has row stride `ldc`. Inlined into each caller so constant strides fold into addresses.
+/// `C[rows × tile columns] (+)= A[rows × depth] · B[depth × tile columns]`, `rows` ≤ 6.
+/// `c` has row stride `ldc`. Always inlined, and `rows` must be a literal at the call site
+/// (6 for full tiles, or through `gemmMicroKernelRows`): the row guards then fold away, constant
+/// strides fold into addresses, and a tile of fewer rows reads and writes only its own rows.
 @inline(__always)
 func gemmMicroKernel(
-    depth: Int,
+    rows: Int = GEMMTile.rows, depth: Int,
     a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, bDepthStride: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
@@ -45,16 +47,26 @@ func gemmMicroKernel(
         let b1 = pb.loadUnaligned(fromByteOffset: half, as: V.self)
         let a0 = V(repeating: pa[0])
         c00.addProduct(a0, b0); c01.addProduct(a0, b1)
-        let a1 = V(repeating: pa[aRowStride])
-        c10.addProduct(a1, b0); c11.addProduct(a1, b1)
-        let a2 = V(repeating: pa[2 * aRowStride])
-        c20.addProduct(a2, b0); c21.addProduct(a2, b1)
-        let a3 = V(repeating: pa[3 * aRowStride])
-        c30.addProduct(a3, b0); c31.addProduct(a3, b1)
-        let a4 = V(repeating: pa[4 * aRowStride])
-        c40.addProduct(a4, b0); c41.addProduct(a4, b1)
-        let a5 = V(repeating: pa[5 * aRowStride])
-        c50.addProduct(a5, b0); c51.addProduct(a5, b1)
+        if rows > 1 {
+            let a1 = V(repeating: pa[aRowStride])
+            c10.addProduct(a1, b0); c11.addProduct(a1, b1)
+        }
+        if rows > 2 {
+            let a2 = V(repeating: pa[2 * aRowStride])
+            c20.addProduct(a2, b0); c21.addProduct(a2, b1)
+        }
+        if rows > 3 {
+            let a3 = V(repeating: pa[3 * aRowStride])
+            c30.addProduct(a3, b0); c31.addProduct(a3, b1)
+        }
+        if rows > 4 {
+            let a4 = V(repeating: pa[4 * aRowStride])
+            c40.addProduct(a4, b0); c41.addProduct(a4, b1)
+        }
+        if rows > 5 {
+            let a5 = V(repeating: pa[5 * aRowStride])
+            c50.addProduct(a5, b0); c51.addProduct(a5, b1)
+        }
         pa += aDepthStride
         pb += bStep
     }
@@ -69,8 +81,37 @@ func gemmMicroKernel(
             p.storeBytes(of: hi, toByteOffset: half, as: V.self)
         }
     }
-    store(c00, c01, row: 0); store(c10, c11, row: 1); store(c20, c21, row: 2)
-    store(c30, c31, row: 3); store(c40, c41, row: 4); store(c50, c51, row: 5)
+    store(c00, c01, row: 0)
+    if rows > 1 { store(c10, c11, row: 1) }
+    if rows > 2 { store(c20, c21, row: 2) }
+    if rows > 3 { store(c30, c31, row: 3) }
+    if rows > 4 { store(c40, c41, row: 4) }
+    if rows > 5 { store(c50, c51, row: 5) }
+}
+
+/// The micro-kernel for a last, partial row panel of `rows` ∈ 1...5 rows: one specialized copy
+/// per row count (no padding, no wasted FMAs), chosen once per panel.
+@inline(never)
+func gemmMicroKernelRows(
+    _ rows: Int, depth: Int,
+    a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, bDepthStride: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    switch rows {
+    case 1: gemmMicroKernel(rows: 1, depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                            b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+    case 2: gemmMicroKernel(rows: 2, depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                            b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+    case 3: gemmMicroKernel(rows: 3, depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                            b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+    case 4: gemmMicroKernel(rows: 4, depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                            b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+    case 5: gemmMicroKernel(rows: 5, depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                            b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+    default: gemmMicroKernel(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                             b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+    }
 }
 
 /// Adds or copies the top-left `rows × columns` of a full tile (row stride `GEMMTile.columns`)

@@ -2,9 +2,9 @@
 /// strides, zero-padded to whole tiles so edge tiles need no special kernel. Each is used by the
 /// drivers in GEMMDrivers.swift where reading in place would be slower or impossible.
 ///
-/// Layouts (nr = `GEMMTile.columns`, mr = `GEMMTile.rows`):
+/// Layouts (nr = `GEMMTile.columns`):
 /// - column panels: `depth × nr` blocks, `panel[p * nr + j]` — the `B` operand;
-/// - row tails: `depth × mr` or `mr × depth` zero-padded copies of a last partial row panel.
+/// - transposed panels: the same layout filled from the rows of a matrix stored the other way.
 
 /// Copies `depth` rows × `columns` (< tile width) of a row-major matrix into one zero-padded
 /// `depth × GEMMTile.columns` panel.
@@ -62,32 +62,5 @@ func gemmPackColumnPanels(
     if full * nr < columns {
         gemmPackColumnTail(src + full * nr, rowStride: rowStride, columns: columns - full * nr, depth: depth,
                            into: dst + full * depth * nr)
-    }
-}
-
-/// Copies `depth` rows × `count` (< tile rows) entries into a zero-padded `depth × GEMMTile.rows`
-/// panel (the `A` operand of `gemmTN`'s last row panel).
-func gemmPackColumnTailRows(
-    _ src: UnsafePointer<Float>, rowStride: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
-) {
-    let mr = GEMMTile.rows
-    for p in 0..<depth {
-        let s = src + p * rowStride, d = dst + p * mr
-        for r in 0..<mr { d[r] = r < count ? s[r] : 0 }
-    }
-}
-
-/// Copies `rows` (< tile rows) rows of `depth` entries into `GEMMTile.rows` rows of row stride
-/// `depth`, the missing rows zero.
-func gemmPackRowsPadded(
-    _ src: UnsafePointer<Float>, rowStride: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
-) {
-    for r in 0..<GEMMTile.rows {
-        let d = dst + r * depth
-        if r < rows {
-            d.update(from: src + r * rowStride, count: depth)
-        } else {
-            d.update(repeating: 0, count: depth)
-        }
     }
 }
