@@ -38,11 +38,4 @@ import Testing
         #expect(MPICommunicator.libraryVersion().contains("MPI"))
         #expect(throws: CommunicatorError.self) { try world.broadcast(bytes: &bytes, root: 3) }
     }
-
-    @Test func alignedBufferIsHugePageAlignedAndZeroed() {
-        let buffer = AlignedFloatBuffer(count: 652_824)
-        #expect(Int(bitPattern: buffer.pointer.baseAddress) % AlignedFloatBuffer.hugePageBytes == 0)
-        #expect(buffer.pointer.count == 652_824)
-        #expect(buffer.pointer.allSatisfy { $0 == 0 })
-    }
 }

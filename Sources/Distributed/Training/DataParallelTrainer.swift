@@ -6,6 +6,8 @@ import Model
 /// applies the identical Adam update. Rank 0 writes checkpoints, metrics and images.
 public final class DataParallelTrainer {
     public let config: TrainingConfig
+    /// `config`'s epochs and step limit; may be extended between calls to `run()`.
+    private var schedule: (epochs: Int, maxSteps: Int?)
     public let dataset: Dataset
     public let world: any Communicator
     public let network: any Network
@@ -23,8 +25,10 @@ public final class DataParallelTrainer {
     public private(set) var globalStep = 0
     private var epochTotals = EpochTotals()
 
-    /// Progress and per-epoch lines (rank 0 only).
+    /// Per-epoch lines (rank 0 only).
     public var log: (String) -> Void = { print($0) }
+    /// Show a once-a-second progress line when standard output is a terminal (rank 0 only).
+    public var showsProgress = true
 
     private let pixelBuffer: FlatBuffer
     private var indexBuffer: [Int]
@@ -37,6 +41,7 @@ public final class DataParallelTrainer {
     public init(config: TrainingConfig, dataset: Dataset, world: any Communicator,
                 runDirectory: String?, resume: String? = nil) throws {
         self.config = config
+        self.schedule = (config.epochs, config.maxSteps)
         self.dataset = dataset
         self.world = world
         self.runDirectory = runDirectory
@@ -72,14 +77,14 @@ public final class DataParallelTrainer {
     @discardableResult
     public func run() throws -> EpochMetrics? {
         var last: EpochMetrics?
-        while epoch < config.epochs && !reachedMaxSteps {
+        while epoch < schedule.epochs && !reachedMaxSteps {
             var timer = EpochTimer()
             let permutation = sampler.permutation(epoch: epoch)
             while stepInEpoch < sampler.stepsPerEpoch && !reachedMaxSteps {
                 try step(permutation: permutation, timer: &timer)
                 if config.checkpointEvery > 0 && globalStep % config.checkpointEvery == 0 { try saveCheckpoint() }
-                if world.isRoot && isatty(STDOUT_FILENO) != 0 && timer.shouldShowProgress() {
-                    print("\repoch \(epoch + 1)/\(config.epochs) step \(stepInEpoch)/\(sampler.stepsPerEpoch) "
+                if showsProgress && world.isRoot && isatty(STDOUT_FILENO) != 0 && timer.shouldShowProgress() {
+                    print("\repoch \(epoch + 1)/\(schedule.epochs) step \(stepInEpoch)/\(sampler.stepsPerEpoch) "
                         + "loss \(String(format: "%.2f", epochTotals.lastLoss))   ", terminator: "")
                     fflush(nil)
                 }
@@ -90,13 +95,18 @@ public final class DataParallelTrainer {
             epoch += 1
             stepInEpoch = 0
             epochTotals = EpochTotals()
-            if config.checkpointEvery == 0 || epoch == config.epochs { try saveCheckpoint() }
+            if config.checkpointEvery == 0 || epoch == schedule.epochs { try saveCheckpoint() }
         }
         if reachedMaxSteps { try saveCheckpoint() }
         return last
     }
 
-    private var reachedMaxSteps: Bool { config.maxSteps.map { globalStep >= $0 } ?? false }
+    /// Lets `run()` continue for more epochs (benchmarks time one epoch per call).
+    public func extendSchedule(epochs: Int) {
+        schedule.epochs = max(schedule.epochs, epochs)
+    }
+
+    private var reachedMaxSteps: Bool { schedule.maxSteps.map { globalStep >= $0 } ?? false }
 
     /// One global step: local forward/backward, allreduce(SUM) of the gradients normalized by the global
     /// batch (so the sum is the exact mean, also for uneven shards), identical Adam update everywhere.
@@ -163,7 +173,7 @@ public final class DataParallelTrainer {
             metrics.testKL = test.kl
         }
         if world.isRoot {
-            if isatty(STDOUT_FILENO) != 0 { print("\r", terminator: "") }
+            if showsProgress && isatty(STDOUT_FILENO) != 0 { print("\r", terminator: "") }
             log(metrics.summaryLine)
             if let runDirectory {
                 try RunArtifacts(directory: runDirectory).appendMetrics(metrics)

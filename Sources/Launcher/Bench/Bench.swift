@@ -4,5 +4,5 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure collectives, kernels and training speed.",
-        subcommands: [BenchAllreduce.self])
+        subcommands: [BenchKernels.self, BenchAllreduce.self, BenchTrain.self])
 }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Model
+
+/// `vae-dist bench train`: training speed on real data, the way a user trains — under launch/mpirun.
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Seconds per epoch, samples/s, allreduce share and peak memory per rank (run under launch/mpirun).",
+        discussion: """
+            Trains for --epochs epochs with nothing written (no evaluation, images or checkpoints) and reports
+            every epoch; the first epoch includes warm-up. scripts/bench/train compares np=1, np=2 and PyTorch.
+            Example: vae-dist launch -n 2 -- bench train --arch deep --epochs 3
+            """)
+
+    @Option(name: .customLong("arch"), help: "classic, deep, or hidden widths.")
+    var architecture = "classic"
+    @Option(help: "vae | cvae | cvae-label | regressor.")
+    var model: ModelChoice = .vae
+    @Option(help: "Epochs to time.")
+    var epochs = 3
+    @Option(name: .customLong("batch-size"), help: "Global batch size.")
+    var batchSize = 128
+    @Flag(help: "One JSON object per epoch.")
+    var json = false
+    @OptionGroup var data: DataOptions
+
+    func validate() throws {
+        guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must be 1...1000.") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1.") }
+        guard Architecture.parse(architecture) != nil else { throw ValidationError("--arch '\(architecture)' is not classic, deep, or widths.") }
+    }
+
+    func run() throws {
+        runOnWorld { world in
+            let dataset = try world.collectively { try data.load() }
+            var config = TrainingConfig()
+            config.model = model
+            config.architecture = architecture
+            config.globalBatch = batchSize
+            config.epochs = 1
+            config.evaluateEveryEpoch = false
+            config.imagesEveryEpoch = false
+            let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: nil)
+            trainer.log = { _ in }
+            trainer.showsProgress = false
+            var seconds: [Double] = []
+            for epoch in 1...epochs {
+                trainer.extendSchedule(epochs: epoch)
+                guard let metrics = try trainer.run() else { continue }
+                seconds.append(metrics.epochSeconds)
+                let peaks = try world.gather(bytes: Array(String(PeakMemory.residentBytes()).utf8), root: 0)
+                guard let peaks else { continue }
+                let peakMB = peaks.map { (Double(String(decoding: $0, as: UTF8.self)) ?? 0) / 1e6 }
+                if json {
+                    print(#"{"bench":"train","model":"\#(model.rawValue)","arch":"\#(architecture)","np":\#(world.size),"batch":\#(batchSize),"epoch":\#(epoch),"seconds":\#(metrics.epochSeconds),"samples_per_second":\#(metrics.samplesPerSecond),"allreduce_share":\#(metrics.allreduceShare),"peak_rss_mb":[\#(peakMB.map { String(format: "%.1f", $0) }.joined(separator: ","))]}"#)
+                } else {
+                    print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, allreduce %.1f%%, peak RSS per rank %@ MB",
+                                 model.rawValue, architecture, world.size, batchSize, epoch, metrics.epochSeconds,
+                                 metrics.samplesPerSecond, metrics.allreduceShare * 100,
+                                 peakMB.map { String(format: "%.0f", $0) }.joined(separator: "/")))
+                }
+            }
+            if world.isRoot && !json && seconds.count > 1 {
+                let warm = seconds.dropFirst().sorted()
+                print(String(format: "train %@ %@ np=%d: median of epochs 2-%d: %.3f s per epoch",
+                             model.rawValue, architecture, world.size, epochs, warm[warm.count / 2]))
+            }
+        }
+    }
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is missing.
+enum PeakMemory {
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kilobytes * 1024
+        }
+        return 0
+    }
+}
