@@ -24,21 +24,18 @@ public enum ElementwiseLoss {
         // Each vector of 16 loss terms is widened to Double before it is added: the sum then carries only
         // the rounding of the individual terms (this keeps finite-difference checks of the loss tight).
         var acc = SIMD16<Double>()
-        do {
-            let chunkEnd = count
-            while i < chunkEnd {
-                let n = min(16, chunkEnd - i)
-                let l = VectorMath.loadPartial(logits + i, count: n)
-                let x = VectorMath.loadPartial(targets + i, count: n)
-                let t = VectorMath.expNonPositive(-VectorMath.magnitude(l))                 // e^{−|l|} ∈ (0, 1]
-                let positive = l.replacing(with: 0, where: l .< 0)          // max(l, 0)
-                let loss = (positive + VectorMath.log1pUnit(t)).addingProduct(-l, x)
-                let inverse = 1 / (1 + t)
-                let sigmoid = inverse.replacing(with: t * inverse, where: l .< 0)
-                VectorMath.storePartial((sigmoid - x) * gradientScale, gradient + i, count: n)
-                if n == 16 { acc += SIMD16<Double>(loss) } else { total += VectorMath.partialSum(loss, count: n) }
-                i += n
-            }
+        while i < count {
+            let n = min(16, count - i)
+            let l = VectorMath.loadPartial(logits + i, count: n)
+            let x = VectorMath.loadPartial(targets + i, count: n)
+            let t = VectorMath.expNonPositive(-VectorMath.magnitude(l))         // e^{−|l|} ∈ (0, 1]
+            let positive = l.replacing(with: 0, where: l .< 0)                  // max(l, 0)
+            let loss = (positive + VectorMath.log1pUnit(t)).addingProduct(-l, x)
+            let inverse = 1 / (1 + t)
+            let sigmoid = inverse.replacing(with: t * inverse, where: l .< 0)   // σ(l) without overflow
+            VectorMath.storePartial((sigmoid - x) * gradientScale, gradient + i, count: n)
+            if n == 16 { VectorMath.accumulate(loss, into: &acc) } else { total += VectorMath.partialSum(loss, count: n) }
+            i += n
         }
         return total + acc.sum()
     }
@@ -57,21 +54,18 @@ public enum ElementwiseLoss {
         var squares = 0.0
         var i = 0
         var acc = SIMD16<Double>()
-        do {
-            let chunkEnd = count
-            while i < chunkEnd {
-                let n = min(16, chunkEnd - i)
-                let l = VectorMath.loadPartial(logits + i, count: n)
-                let x = VectorMath.loadPartial(targets + i, count: n)
-                let t = VectorMath.expNonPositive(-VectorMath.magnitude(l))
-                let inverse = 1 / (1 + t)
-                let f = inverse.replacing(with: t * inverse, where: l .< 0)
-                let d = f - x
-                let g = d * inverseVariance * f * (1 - f) * gradientScale
-                VectorMath.storePartial(g, gradient + i, count: n)
-                if n == 16 { acc += SIMD16<Double>(d * d) } else { squares += VectorMath.partialSum(d * d, count: n) }
-                i += n
-            }
+        while i < count {
+            let n = min(16, count - i)
+            let l = VectorMath.loadPartial(logits + i, count: n)
+            let x = VectorMath.loadPartial(targets + i, count: n)
+            let t = VectorMath.expNonPositive(-VectorMath.magnitude(l))
+            let inverse = 1 / (1 + t)
+            let f = inverse.replacing(with: t * inverse, where: l .< 0)
+            let d = f - x
+            let g = d * inverseVariance * f * (1 - f) * gradientScale
+            VectorMath.storePartial(g, gradient + i, count: n)
+            if n == 16 { VectorMath.accumulate(d * d, into: &acc) } else { squares += VectorMath.partialSum(d * d, count: n) }
+            i += n
         }
         squares += acc.sum()
         return 0.5 * squares * Double(inverseVariance) + constant * Double(count)

@@ -17,11 +17,15 @@ public enum VectorMath {
     /// e^r, and 2ⁿ built in the exponent bits. Inputs below −87.33 are clamped so the result stays a
     /// normal float (≥ 2⁻¹²⁶ ≈ 1.2e−38) instead of a denormal: at that size it only ever enters sums
     /// next to numbers ≥ 1, where it vanishes anyway.
-    @inlinable
+    @inlinable @inline(__always)
     public static func expNonPositive(_ x: Vector) -> Vector {
         var x = x.replacing(with: -87.33, where: x .< -87.33)
         x = x.replacing(with: 0, where: x .> 0)
-        let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        // Round x·log₂e to the nearest integer n with the 1.5·2²³ trick: after adding it, the integer sits
+        // in the low mantissa bits (no rounding-mode call, no float→int conversion; |n| ≤ 126 here).
+        let magic = Vector(repeating: 12_582_912)
+        let shifted = magic.addingProduct(x, Vector(repeating: 1.442_695_04))
+        let n = shifted - magic
         var r = x.addingProduct(n, Vector(repeating: -0.693_359_375))
         r = r.addingProduct(n, Vector(repeating: 2.121_944_4e-4))
         var p = Vector(repeating: 1.987_569_150_0e-4)
@@ -31,14 +35,15 @@ public enum VectorMath {
         p = Vector(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
         p = Vector(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
         let y = (r + 1).addingProduct(p, r * r)
-        let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
+        let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000   // n as Int32
+        let bits = (integer &+ 127) &<< 23
         return y * unsafeBitCast(bits, to: Vector.self)
     }
 
     /// `log1p(t)` for t in [0, 1] as 2·atanh(s), s = t / (2 + t) ∈ [0, ⅓]:
     /// 2s·(1 + s²/3 + s⁴/5 + … + s¹⁶/17). No cancellation, so it is accurate for tiny t too (≈ t).
     /// Truncation error < (1/9)⁹/19 ≈ 1.4e−10 relative.
-    @inlinable
+    @inlinable @inline(__always)
     public static func log1pUnit(_ t: Vector) -> Vector {
         let s = t / (t + 2)
         let s2 = s * s
@@ -55,14 +60,14 @@ public enum VectorMath {
     }
 
     /// |x| by clearing the sign bits.
-    @inlinable
+    @inlinable @inline(__always)
     public static func magnitude(_ x: Vector) -> Vector {
         let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
         return unsafeBitCast(bits, to: Vector.self)
     }
 
     /// Loads `count` ≤ 16 floats, padding the rest with `fill`.
-    @inlinable
+    @inlinable @inline(__always)
     public static func loadPartial(_ p: UnsafePointer<Float>, count: Int, fill: Float = 0) -> Vector {
         if count == 16 { return UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
         var v = Vector(repeating: fill)
@@ -71,14 +76,23 @@ public enum VectorMath {
     }
 
     /// Stores the first `count` ≤ 16 lanes.
-    @inlinable
+    @inlinable @inline(__always)
     public static func storePartial(_ v: Vector, _ p: UnsafeMutablePointer<Float>, count: Int) {
         if count == 16 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self); return }
         for i in 0..<count { p[i] = v[i] }
     }
 
+    /// Adds the 16 lanes of `v` to a Double accumulator (lane-wise widening; keeps sums exact enough for
+    /// finite-difference checks at the cost of two vector adds).
+    @inlinable @inline(__always)
+    public static func accumulate(_ v: Vector, into acc: inout SIMD16<Double>) {
+        var wide = SIMD16<Double>()
+        for i in 0..<16 { wide[i] = Double(v[i]) }
+        acc += wide
+    }
+
     /// Sum of the first `count` lanes, in Double.
-    @inlinable
+    @inlinable @inline(__always)
     public static func partialSum(_ v: Vector, count: Int) -> Double {
         if count == 16 { return Double(v.sum()) }
         var s = 0.0
