@@ -48,10 +48,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // C header only: vector square root without libm's scalar errno fallback.
+        .systemLibrary(name: "CVectorMath"),
         // Numerics, models, file formats. Knows nothing of MPI or the command line.
         .target(
             name: "Model",
-            dependencies: ["CZlib"],
+            dependencies: ["CZlib", "CVectorMath"],
             swiftSettings: kernelSettings
         ),
         // Communicator over MPI (and a one-rank stand-in), sharding, the data-parallel training loop.

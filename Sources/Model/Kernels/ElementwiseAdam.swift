@@ -1,3 +1,4 @@
+import CVectorMath
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -39,7 +40,7 @@ public enum ElementwiseAdam {
             if weightDecay != 0 { g.addProduct(weightDecay, theta) }
             let mNew = (g * oneMinusB1).addingProduct(b1, VectorMath.loadPartial(m + i, count: n))
             let vNew = (g * g * oneMinusB2).addingProduct(b2, VectorMath.loadPartial(v + i, count: n))
-            let denominator = vNew.squareRoot() * inverseRootCorrection2 + epsilon
+            let denominator = vd_sqrt16(vNew) * inverseRootCorrection2 + epsilon
             VectorMath.storePartial(mNew, m + i, count: n)
             VectorMath.storePartial(vNew, v + i, count: n)
             VectorMath.storePartial(theta - stepSize * mNew / denominator, parameters + i, count: n)
