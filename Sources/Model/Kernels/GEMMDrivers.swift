@@ -1,13 +1,14 @@
 /// Cache-blocked loop nests around `gemmMicroKernel`, one per GEMM form.
 ///
-/// All three split the depth `k` into blocks of `GEMMBlocking.depth` and the columns into blocks of
-/// `GEMMBlocking.width`, so a packed `B` block stays in L2 and the operand re-read per tile stays in
-/// L1 (one `B` panel in `gemm`, one `Aᵀ` row panel in `gemmTN`, one `W` row panel in `gemmNT`):
+/// All split the depth `k` into blocks of `GEMMBlocking.depth` (and `gemm`/`gemmTN` the columns
+/// into blocks of `GEMMBlocking.width`), so a packed block stays in L2 and the operand re-read per
+/// tile stays in L1 (one `B` panel in `gemm`, one `Aᵀ` row panel in `gemmTN`, six rows of `W` in
+/// `gemmNT`'s deep-k path):
 ///
 /// | form                 | kernel's `A` operand                  | kernel's `B` operand              |
 /// | -------------------- | ------------------------------------- | --------------------------------- |
 /// | `gemm`   A·B         | A's rows in place (6 row streams)     | B packed into column panels       |
-/// | `gemmTN` Aᵀ·B        | A in place (depth step contiguous)    | B packed into column panels       |
+/// | `gemmTN` Aᵀ·B        | A's row panel copied (or in place)    | B packed into column panels       |
 /// | `gemmNT` A·Bᵀ, thin k| A's rows in place                     | Bᵀ packed (transposing)           |
 /// | `gemmNT` A·Bᵀ, deep k| B's rows in place (computes Cᵀ)       | Aᵀ packed (transposing, batch)    |
 ///
@@ -19,6 +20,7 @@
 /// For deep `k`, `gemmNT` computes `Cᵀ = B · Aᵀ` and stores each tile transposed: the big operand
 /// (`W` in the input gradient `dY·Wᵀ`) is then read in place and only the batch-sized `dY` is
 /// transposed (see `gemmNT` in GEMM.swift for the measured crossover).
+///
 /// Edge tiles: a last partial row panel uses a micro-kernel of exactly that many rows
 /// (`gemmMicroKernelRows`); a last partial column panel is computed from a zero-padded `B` panel
 /// into a scratch tile of which only the valid part is written. So every shape ≥ 0 is handled.
@@ -110,9 +112,10 @@ func gemmBlockedNN(
     }
 }
 
-/// `C[m×n] (+)= Aᵀ · B`, `A` stored `[k×m]`, `B` stored `[k×n]`. Both operands are read in place
-/// (a depth step of a tile's `Aᵀ` rows is contiguous in `A`). Row panels of `C` are the outer loop so
-/// `C` — the big weight gradient — is written row after row; `B` (batch × out) stays in L2.
+/// `C[m×n] (+)= Aᵀ · B`, `A` stored `[k×m]`, `B` stored `[k×n]`. A depth step of a tile's `Aᵀ`
+/// rows is contiguous in `A` (six floats, `m` apart per step); `B` (batch × out) is packed and stays
+/// in L2. Row panels of `C` are the outer loop so `C` — the big weight gradient — is written row
+/// after row.
 func gemmBlockedTN(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
@@ -121,8 +124,8 @@ func gemmBlockedTN(
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
-    withScratch(kcMax * ncMax + mr * nr) { scratch in
-        let packedB = scratch, tile = scratch + kcMax * ncMax
+    withScratch(kcMax * ncMax + mr * nr + kcMax * mr) { scratch in
+        let packedB = scratch, tile = scratch + kcMax * ncMax, packedA = tile + mr * nr
         var jcBlock = 0
         while jcBlock < n {
             let nc = min(GEMMBlocking.width, n - jcBlock)
@@ -135,23 +138,29 @@ func gemmBlockedTN(
                 var ic = 0
                 while ic < m {
                     let rows = min(mr, m - ic)
-                    let aPanel = a + pc * m + ic
+                    // Aᵀ's rows are read once per column panel: worth a contiguous copy when there
+                    // are many panels (m = 1000: 100 → 110 GFLOP/s), not for thin n (n = 40: 90 → 82).
+                    var aPanel = a + pc * m + ic, aStep = m
+                    if nc >= 8 * nr {
+                        gemmPackDepthRows(aPanel, depthStride: m, rows: rows, depth: kc, into: packedA)
+                        aPanel = UnsafePointer(packedA); aStep = mr
+                    }
                     let cRow = c + ic * n + jcBlock
                     var jc = 0
                     while jc < ncFull {
                         if rows == mr {
-                            gemmMicroKernel(depth: kc, a: aPanel, aRowStride: 1, aDepthStride: m,
+                            gemmMicroKernel(depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
                                             b: packedB + jc * kc, bDepthStride: nr,
                                             c: cRow + jc, ldc: n, accumulate: acc)
                         } else {  // last rows: a kernel of that many rows
-                            gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: m,
+                            gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
                                                 b: packedB + jc * kc, bDepthStride: nr,
                                                 c: cRow + jc, ldc: n, accumulate: acc)
                         }
                         jc += nr
                     }
                     if jc < nc {  // last columns: through the scratch tile
-                        gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: m,
+                        gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
                                             b: packedB + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
                         gemmStoreTile(tile, rows: rows, columns: nc - jc, into: cRow + jc, ldc: n, accumulate: acc)
                     }
