@@ -29,6 +29,7 @@ public func downloadDataset(
         throw FileFormatError(directory, "cannot create directory: \((error as NSError).localizedDescription)")
     }
     let fetcher = HTTPFetcher(timeout: timeout)
+    defer { fetcher.session.finishTasksAndInvalidate() }
     var results: [DownloadedFile] = []
     for file in dataset.files {
         let name = file.name + ".gz"
@@ -97,7 +98,7 @@ struct HTTPFetcher {
     }
 
     func fetch(_ address: String) -> Outcome {
-        guard let url = URL(string: address), let scheme = url.scheme, ["http", "https", "file"].contains(scheme) else {
+        guard let url = URL(string: address), let scheme = url.scheme, ["http", "https"].contains(scheme) else {
             return .failure("not a valid http(s) URL")
         }
         final class Box: @unchecked Sendable {
