@@ -1,0 +1,96 @@
+import Foundation
+import Model
+
+/// A model's test-set figures, per example in nats (means over the evaluated examples).
+public struct TestSetEvaluation: Codable, Sendable, Equatable {
+    /// Examples evaluated (each exactly once, whatever the number of ranks).
+    public var examples: Int
+    /// K, the importance samples per example (0 for the regressor, whose likelihood is exact).
+    public var samples: Int
+    /// −log P(X|z) at one draw from Q (evaluation noise, draw 0), and KL[Q(z|X) ‖ N(0, I)] (eq. 7).
+    public var reconstruction: Double
+    public var kl: Double
+    /// reconstruction + KL: the negative ELBO (eq. 10; eq. 15 for the CVAE). The regressor's is its NLL.
+    public var negativeELBO: Double { reconstruction + kl }
+    /// The importance-weighted estimate of −log p(x) (−log p(Y|X) for the CVAE) with `samples` draws, or
+    /// the regressor's exact Bernoulli negative log-likelihood of Y.
+    public var negativeLogLikelihood: Double
+    /// Wall time of the evaluation on rank 0 (seconds), including waiting for the other ranks.
+    public var seconds: Double
+    public var ranks: Int
+
+    enum CodingKeys: String, CodingKey {
+        case examples, samples, reconstruction, kl, negativeLogLikelihood = "nll", seconds, ranks
+    }
+
+    /// Adds `negative_elbo` to the JSON so readers need not add the parts.
+    public func jsonObject(extra: [String: String] = [:]) -> String {
+        var fields = [
+            "examples": "\(examples)", "samples": "\(samples)", "reconstruction": "\(reconstruction)", "kl": "\(kl)",
+            "negative_elbo": "\(negativeELBO)", "nll": "\(negativeLogLikelihood)",
+            "seconds": String(format: "%.3f", seconds), "ranks": "\(ranks)",
+        ]
+        for (key, value) in extra { fields[key] = value }
+        return "{" + fields.keys.sorted().map { "\"\($0)\":\(fields[$0]!)" }.joined(separator: ",") + "}"
+    }
+}
+
+/// Test-set negative ELBO (split into reconstruction and KL) and the importance-weighted −log p(x), computed
+/// by all ranks together: rank r of n takes the contiguous slice ⌊rN/n⌋ ..< ⌊(r+1)N/n⌋ of the first N
+/// examples, so each is evaluated exactly once; per-example figures are summed in Double and the sums
+/// allreduced. All noise is keyed by (seed, example[, k]) (see `ImportanceSampling`), so the result equals
+/// that of one rank up to the summation order of the final sums.
+public struct LikelihoodEvaluator {
+    public let network: any Network
+    public let parameters: FlatBuffer
+    public let world: any Communicator
+    /// K (≥ 1).
+    public let samples: Int
+    /// Examples per call into the network.
+    public var chunk = 100
+
+    public init(network: any Network, parameters: FlatBuffer, world: any Communicator, samples: Int = 100) {
+        precondition(samples >= 1, "LikelihoodEvaluator: samples must be at least 1")
+        self.network = network
+        self.parameters = parameters
+        self.world = world
+        self.samples = samples
+    }
+
+    /// Evaluates the first `limit` examples of `split` (all when nil).
+    public func evaluate(on split: DataSplit, limit: Int? = nil) throws -> TestSetEvaluation {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let n = min(limit ?? split.count, split.count)
+        let slice = (world.rank * n / world.size)..<((world.rank + 1) * n / world.size)
+        let pixels = FlatBuffer(count: chunk * split.featureCount)
+        var terms = LossTerms()
+        var nll = 0.0
+        var perExample = [Double](repeating: 0, count: chunk)
+        var start = slice.lowerBound
+        while start < slice.upperBound {
+            let indices = Array(start..<min(start + chunk, slice.upperBound))
+            split.fillBatch(indices: indices, into: pixels.baseAddress)
+            let labels = indices.map { split.labels[$0] }
+            indices.withUnsafeBufferPointer { indexPointer in
+                labels.withUnsafeBufferPointer { labelPointer in
+                    let batch = MiniBatch(count: indices.count, pixels: pixels.baseAddress, labels: labelPointer.baseAddress,
+                                          exampleIndices: indexPointer.baseAddress!, epoch: 0)
+                    terms += network.loss(batch, parameters: parameters, noise: .evaluation, epsilon: nil)
+                    perExample.withUnsafeMutableBufferPointer {
+                        ImportanceSampling.negativeLogLikelihood(network: network, batch: batch, samples: samples,
+                                                                 parameters: parameters, out: $0.baseAddress!)
+                    }
+                }
+            }
+            for i in 0..<indices.count { nll += perExample[i] }
+            start += indices.count
+        }
+        var sums = [terms.reconstruction, terms.kl, nll]
+        try world.allreduceSum(&sums)
+        let count = Double(max(n, 1))
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return TestSetEvaluation(examples: n, samples: network.latentSize > 0 ? samples : 0,
+                                 reconstruction: sums[0] / count, kl: sums[1] / count,
+                                 negativeLogLikelihood: sums[2] / count, seconds: seconds, ranks: world.size)
+    }
+}
