@@ -25,6 +25,9 @@ let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(cpuFlags),
     // Hot loops run on unsafe buffer pointers; keep exclusivity checks out of them.
     .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+    // Unoptimized SIMD code is ~100x slower, which would make `swift test` (a debug build) train for many
+    // minutes; the numerical modules are optimized in debug builds too (tests still get -enable-testing).
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
 
 let package = Package(
