@@ -128,8 +128,11 @@ struct Tutorial: ParsableCommand {
             for result in results {
                 written += try figures.writeModelFigures(name: result.part.name, network: result.trainer.network,
                                                          parameters: result.trainer.parameters, test: data.test)
-                written.append(try figures.writeLossCurves(metricsPath: directory + "/\(result.part.name)/metrics.jsonl",
-                                                           file: "\(result.part.name)-loss-curves.png"))
+                // A run stopped by --max-steps inside its first epoch has no metrics line yet.
+                let metrics = directory + "/\(result.part.name)/metrics.jsonl"
+                if FileManager.default.fileExists(atPath: metrics) {
+                    written.append(try figures.writeLossCurves(metricsPath: metrics, file: "\(result.part.name)-loss-curves.png"))
+                }
             }
             if let cvae = results.first(where: { $0.part.name == "cvae" }),
                let regressor = results.first(where: { $0.part.name == "regressor" }) {
