@@ -92,5 +92,12 @@ let package = Package(
             path: "Tests/MultiRank",
             swiftSettings: kernelSettings
         ),
+        // Mutated IDX and checkpoint files fed to the readers for a bounded time; run by scripts/test-fuzz.
+        .executableTarget(
+            name: "fuzz-readers",
+            dependencies: ["Distributed", "Model"],
+            path: "Tests/Fuzz",
+            swiftSettings: kernelSettings
+        ),
     ]
 )

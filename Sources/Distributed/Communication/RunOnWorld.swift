@@ -5,7 +5,8 @@ import Glibc
 /// Runs `body` with the world communicator and turns any thrown error into ONE line on standard error
 /// and a non-zero exit of the WHOLE job. With more than one rank, the rank that cannot go on calls
 /// `MPI_Abort`, so the others never wait forever in a collective. An `AgreedFailure`, raised by every rank
-/// together, is printed once by rank 0 and ends every rank without an abort.
+/// together, is printed once by rank 0 and ends every rank without an abort; so is a `StoppedBySignal`,
+/// whose exit status is 128 + the signal (130 for SIGINT, 143 for SIGTERM).
 public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
     let world: MPICommunicator
     do {
@@ -19,6 +20,9 @@ public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
     } catch let failure as AgreedFailure {
         if world.isRoot { printError("vae-dist: error: \(failure)") }
         exit(1)
+    } catch let stopped as StoppedBySignal {
+        if world.isRoot { printError("vae-dist: \(stopped)") }
+        exit(128 + stopped.signal)
     } catch {
         let prefix = world.size > 1 ? "vae-dist: error (rank \(world.rank) of \(world.size)): " : "vae-dist: error: "
         if world.size > 1 {

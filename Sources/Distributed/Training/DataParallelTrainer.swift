@@ -1,6 +1,12 @@
 import Foundation
 import Model
 
+/// Lets the watchdog thread hold the communicator it aborts through (`abort` is safe from any thread).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
 /// The data-parallel training loop (DESIGN.md, "Data flow"): every rank holds a replica, trains on its
 /// slice of each global batch, the ranks sum gradients with one allreduce per step, and every rank
 /// applies the identical Adam update. Rank 0 writes checkpoints, metrics and images.
@@ -29,6 +35,16 @@ public final class DataParallelTrainer {
     public var log: (String) -> Void = { print($0) }
     /// Show a once-a-second progress line when standard output is a terminal (rank 0 only).
     public var showsProgress = true
+    /// Seconds one phase of a step (a collective, the forward/backward, a checkpoint) may last before the
+    /// watchdog names the rank and aborts the job; 0 disables the watchdog (`--collective-timeout`).
+    public var collectiveTimeout: Double = 300
+    /// Compare every replica's parameter checksum with rank 0's every this many global steps; 0 disables
+    /// it (`--check-replicas-every`). One checksum pass and one 8-byte allgather: negligible.
+    public var replicaCheckEvery = 100
+    /// Stop on SIGINT/SIGTERM after the step in progress, with a final checkpoint (`run()` installs handlers).
+    public var stopsOnSignals = true
+    /// A test-only fault from `VAE_DIST_FAULT` (see `FaultInjection`); nil in every real run.
+    public var fault: FaultInjection?
 
     private let pixelBuffer: FlatBuffer
     private var indexBuffer: [Int]
@@ -60,6 +76,7 @@ public final class DataParallelTrainer {
         indexBuffer = [Int](repeating: 0, count: localCapacity)
         labelBuffer = [UInt8](repeating: 0, count: localCapacity)
         checkpoints = runDirectory.map { CheckpointDirectory(path: $0) }
+        fault = try FaultInjection.fromEnvironment()
 
         guard sampler.stepsPerEpoch > 0 else {
             throw TrainingError("--batch-size \(config.globalBatch) is larger than the \(dataset.train.count) training examples")
@@ -76,13 +93,31 @@ public final class DataParallelTrainer {
     /// Trains until `config.epochs` epochs (or `config.maxSteps` steps) are done. Returns the last epoch's metrics.
     @discardableResult
     public func run() throws -> EpochMetrics? {
+        if stopsOnSignals { StopSignals.install() }
+        let watched = UncheckedSendable(world)
+        let watchdog = CollectiveWatchdog(timeout: collectiveTimeout, rank: world.rank, size: world.size) { message in
+            watched.value.abort(message: message, code: 1)
+        }
+        self.watchdog = watchdog
+        defer {
+            watchdog.stop()
+            self.watchdog = nil
+        }
         var last: EpochMetrics?
         while epoch < schedule.epochs && !reachedMaxSteps {
             var timer = EpochTimer()
             let permutation = sampler.permutation(epoch: epoch)
             while stepInEpoch < sampler.stepsPerEpoch && !reachedMaxSteps {
                 try step(permutation: permutation, timer: &timer)
-                if config.checkpointEvery > 0 && globalStep % config.checkpointEvery == 0 { try saveCheckpoint() }
+                if replicaCheckEvery > 0 && globalStep % replicaCheckEvery == 0 {
+                    watchdog.enter(.replicaCheck, step: globalStep)
+                    try verifyReplicasInSync()
+                }
+                if stopsOnSignals { try stopIfSignalled(watchdog) }
+                if config.checkpointEvery > 0 && globalStep % config.checkpointEvery == 0 {
+                    watchdog.enter(.checkpoint, step: globalStep)
+                    try saveCheckpoint()
+                }
                 if showsProgress && world.isRoot && isatty(STDOUT_FILENO) != 0 && timer.shouldShowProgress() {
                     print("\repoch \(epoch + 1)/\(schedule.epochs) step \(stepInEpoch)/\(sampler.stepsPerEpoch) "
                         + "loss \(String(format: "%.2f", epochTotals.lastLoss))   ", terminator: "")
@@ -90,15 +125,38 @@ public final class DataParallelTrainer {
                 }
             }
             if stepInEpoch < sampler.stepsPerEpoch { break }  // stopped by maxSteps mid-epoch
+            watchdog.enter(.epochEnd, step: globalStep)
             let metrics = try finishEpoch(timer: timer)
             last = metrics
             epoch += 1
             stepInEpoch = 0
             epochTotals = EpochTotals()
+            watchdog.enter(.checkpoint, step: globalStep)
             if config.checkpointEvery == 0 || epoch == schedule.epochs { try saveCheckpoint() }
         }
+        watchdog.enter(.checkpoint, step: globalStep)
         if reachedMaxSteps { try saveCheckpoint() }
         return last
+    }
+
+    /// Set while `run()` runs; `step` reports its phases to it.
+    private var watchdog: CollectiveWatchdog?
+
+    /// One tiny allreduce per step makes every rank see a stop signal any rank received, so all stop after
+    /// the same step; then a final checkpoint and `StoppedBySignal` (exit 128 + signal on every rank).
+    private func stopIfSignalled(_ watchdog: CollectiveWatchdog) throws {
+        watchdog.enter(.controlAllreduce, step: globalStep)
+        let mine = StopSignals.pending
+        var flags: [Double] = [mine != 0 ? 1 : 0, mine == SIGINT ? 1 : 0]
+        try world.allreduceSum(&flags)
+        guard flags[0] > 0 else { return }
+        // SIGINT only when every signalled rank got SIGINT (a terminal's Ctrl-C); otherwise SIGTERM.
+        let signal = flags[1] == flags[0] ? SIGINT : SIGTERM
+        watchdog.enter(.checkpoint, step: globalStep)
+        try saveCheckpoint()
+        let saved = runDirectory.map { "; checkpoint of step \(globalStep) written, continue with --resume \($0)" } ?? ""
+        throw StoppedBySignal(signal: signal, "stopped by \(StopSignals.name(signal)) after global step \(globalStep) "
+            + "(epoch \(epoch + 1), step \(stepInEpoch))" + saved)
     }
 
     /// Lets `run()` continue for more epochs (benchmarks time one epoch per call).
@@ -112,6 +170,9 @@ public final class DataParallelTrainer {
     /// batch (so the sum is the exact mean, also for uneven shards), identical Adam update everywhere.
     private func step(permutation: [Int], timer: inout EpochTimer) throws {
         let start = DispatchTime.now().uptimeNanoseconds
+        let stepNumber = globalStep + 1
+        watchdog?.enter(.compute, step: stepNumber)
+        if let fault { try injectBeforeStep(fault, step: stepNumber) }
         let local = sampler.localIndices(step: stepInEpoch, rank: world.rank, size: world.size, permutation: permutation)
         let count = local.count
         for (slot, index) in local.enumerated() {
@@ -133,16 +194,22 @@ public final class DataParallelTrainer {
         }
         // A non-finite loss on any rank poisons the summed gradient's first element, so every rank sees it
         // after the allreduce and all stop together instead of some waiting in the next collective.
-        if !terms.total.isFinite { gradients[0] = .nan }
+        let injectedNaN = fault?.applies(.nan, rank: world.rank, step: stepNumber) ?? false
+        if !terms.total.isFinite || injectedNaN { gradients[0] = .nan }
         let reduceStart = DispatchTime.now().uptimeNanoseconds
+        watchdog?.enter(.gradientAllreduce, step: stepNumber)
         try gradients.withUnsafeMutableBufferPointer { try world.allreduceSum($0) }
+        watchdog?.enter(.compute, step: stepNumber)
         let reduceEnd = DispatchTime.now().uptimeNanoseconds
         guard gradients[0].isFinite else {
-            throw TrainingError("the loss or its gradient became NaN/Inf at epoch \(epoch + 1), step \(stepInEpoch + 1) "
-                + "(global step \(globalStep + 1)); stopping. Try a lower --lr. "
-                + (runDirectory.map { "The last good checkpoint in \($0) is kept." } ?? ""))
+            // Every rank sees the poisoned sum, so all throw the same agreed failure; rank 0 names the checkpoint.
+            let kept = world.isRoot ? (try? checkpoints?.newest()).flatMap { $0 } : nil
+            throw AgreedFailure("the loss or its gradient became NaN/Inf at epoch \(epoch + 1), step \(stepInEpoch + 1) "
+                + "(global step \(stepNumber)); stopping without saving. Try a lower --lr."
+                + (kept.map { " The last good checkpoint is kept: \($0)" } ?? ""))
         }
         adam.update(parameters: parameters, gradients: gradients)
+        if fault?.applies(.drift, rank: world.rank, step: stepNumber) ?? false { parameters[0] += 1e-3 }
         epochTotals.add(terms, examples: count)
         stepInEpoch += 1
         globalStep += 1
@@ -172,18 +239,20 @@ public final class DataParallelTrainer {
             metrics.testReconstruction = test.reconstruction
             metrics.testKL = test.kl
         }
-        if world.isRoot {
-            if showsProgress && isatty(STDOUT_FILENO) != 0 { print("\r", terminator: "") }
-            log(metrics.summaryLine)
-            if let runDirectory {
-                try RunArtifacts(directory: runDirectory).appendMetrics(metrics)
-                if config.imagesEveryEpoch {
-                    try RunArtifacts(directory: runDirectory).writeImages(network: network, parameters: parameters,
-                                                                          test: dataset.test, epoch: epoch + 1)
-                }
-            }
-        }
+        try world.collectively { if world.isRoot { try writeEpochOutputs(metrics) } }
         return metrics
+    }
+
+    /// Rank 0: the summary line, the metrics line and the images of the epoch just finished.
+    private func writeEpochOutputs(_ metrics: EpochMetrics) throws {
+        if showsProgress && isatty(STDOUT_FILENO) != 0 { print("\r", terminator: "") }
+        log(metrics.summaryLine)
+        guard let runDirectory else { return }
+        try RunArtifacts(directory: runDirectory).appendMetrics(metrics)
+        if config.imagesEveryEpoch {
+            try RunArtifacts(directory: runDirectory).writeImages(network: network, parameters: parameters,
+                                                                  test: dataset.test, epoch: epoch + 1)
+        }
     }
 
     // MARK: Agreement, checkpoints, resume
@@ -192,35 +261,63 @@ public final class DataParallelTrainer {
     private func requireAgreement(_ hash: UInt64, what: String) throws {
         let odd = try world.ranksDisagreeing(with: hash)
         guard odd.isEmpty else {
-            throw AgreedFailure("rank\(odd.count == 1 ? "" : "s") \(odd.map(String.init).joined(separator: ", ")) "
-                + "started with a different \(what) than rank 0; every rank must run the same command on the same data")
+            throw AgreedFailure("\(Self.ranksWord(odd)) started with a different \(what) than rank 0; "
+                + "every rank must run the same command on the same data")
         }
     }
 
-    /// The parameter checksum of every rank compared with rank 0's (replicas must stay bit-identical).
+    /// The parameter checksum of every rank compared with rank 0's: replicas must stay bit-identical, so a
+    /// rank whose parameters drifted (a memory fault, a non-deterministic kernel) is named and all ranks stop.
     public func verifyReplicasInSync() throws {
-        try requireAgreement(parameters.checksum(), what: "parameter replica (drifted)")
+        let odd = try world.ranksDisagreeing(with: parameters.checksum())
+        guard odd.isEmpty else {
+            throw AgreedFailure("the parameters of \(Self.ranksWord(odd)) drifted from rank 0's (checksum differs after "
+                + "global step \(globalStep)); replicas must stay bit-identical, stopping"
+                + (runDirectory.map { ". Resume from the last checkpoint in \($0)" } ?? ""))
+        }
+    }
+
+    static func ranksWord(_ ranks: [Int]) -> String {
+        "rank\(ranks.count == 1 ? "" : "s") " + ranks.map(String.init).joined(separator: ", ")
+    }
+
+    /// Test-only faults due before the forward/backward of `step`.
+    private func injectBeforeStep(_ fault: FaultInjection, step: Int) throws {
+        if fault.applies(.stall, rank: world.rank, step: step) { Thread.sleep(forTimeInterval: fault.seconds) }
+        if fault.applies(.sigterm, rank: world.rank, step: step) { raise(SIGTERM) }
+        if fault.applies(.sigint, rank: world.rank, step: step) { raise(SIGINT) }
     }
 
     /// Called on every rank: the epoch's running loss sums are reduced so the checkpoint holds global
     /// figures, then rank 0 writes the file atomically (the other ranks hold identical state).
     public func saveCheckpoint() throws {
-        guard let checkpoints else { return }
+        guard checkpoints != nil else { return }
         var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples)]
         try world.allreduceSum(&sums)
-        guard world.isRoot else { return }
+        // Only rank 0 writes; every rank learns whether it worked, so a full disk is one clear error everywhere.
+        try world.collectively { if world.isRoot { try writeCheckpoint(sums) } }
+    }
+
+    private func writeCheckpoint(_ sums: [Double]) throws {
+        guard let checkpoints else { return }
         let metadata = TrainingCheckpointMetadata(
             config: config, dataset: dataset.name, dataFingerprint: dataFingerprint, epoch: epoch,
             stepInEpoch: stepInEpoch, globalStep: globalStep, adamStep: adam.step,
             epochReconstruction: sums[0], epochKL: sums[1], epochExamples: Int(sums[2]),
             parameterCount: parameters.count, parameterChecksum: parameters.checksum(),
             imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols)
-        try checkpoints.save(
-            metadata: metadata,
-            tensors: [CheckpointTensor(name: CheckpointTensorName.parameters, values: parameters.toArray()),
-                      CheckpointTensor(name: CheckpointTensorName.adamFirstMoment, values: adam.firstMoment.toArray()),
-                      CheckpointTensor(name: CheckpointTensorName.adamSecondMoment, values: adam.secondMoment.toArray())],
-            step: globalStep, keep: config.keepCheckpoints)
+        do {
+            try checkpoints.save(
+                metadata: metadata,
+                tensors: [CheckpointTensor(name: CheckpointTensorName.parameters, values: parameters.toArray()),
+                          CheckpointTensor(name: CheckpointTensorName.adamFirstMoment, values: adam.firstMoment.toArray()),
+                          CheckpointTensor(name: CheckpointTensorName.adamSecondMoment, values: adam.secondMoment.toArray())],
+                step: globalStep, keep: config.keepCheckpoints)
+        } catch {
+            let previous = (try? checkpoints.newest()).flatMap { $0 }
+            throw TrainingError("cannot save the checkpoint of global step \(globalStep): \(error)"
+                + (previous.map { "; the previous checkpoint is intact: \($0)" } ?? ""))
+        }
     }
 
     private func restore(from path: String) throws {

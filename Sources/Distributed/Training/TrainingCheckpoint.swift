@@ -25,9 +25,32 @@ public struct TrainingCheckpointMetadata: Codable, Sendable, Equatable {
     public var imageRows: Int
     public var imageCols: Int
 
+    public init(config: TrainingConfig, dataset: String, dataFingerprint: UInt64, epoch: Int, stepInEpoch: Int,
+                globalStep: Int, adamStep: Int, epochReconstruction: Double, epochKL: Double, epochExamples: Int,
+                parameterCount: Int, parameterChecksum: UInt64, imageRows: Int, imageCols: Int) {
+        self.config = config
+        self.dataset = dataset
+        self.dataFingerprint = dataFingerprint
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+        self.globalStep = globalStep
+        self.adamStep = adamStep
+        self.epochReconstruction = epochReconstruction
+        self.epochKL = epochKL
+        self.epochExamples = epochExamples
+        self.parameterCount = parameterCount
+        self.parameterChecksum = parameterChecksum
+        self.imageRows = imageRows
+        self.imageCols = imageCols
+    }
+
     /// The network this checkpoint's parameters belong to.
     public func networkSpec() throws -> NetworkSpec {
-        try config.networkSpec(inputSize: imageRows * imageCols, imageWidth: imageCols)
+        // Untrusted header fields: checked before they size anything (found by scripts/test-fuzz).
+        guard (1...IDX.maxSide).contains(imageRows), (1...IDX.maxSide).contains(imageCols) else {
+            throw TrainingError("the checkpoint says its images are \(imageRows)×\(imageCols); each side must be 1…\(IDX.maxSide)")
+        }
+        return try config.networkSpec(inputSize: imageRows * imageCols, imageWidth: imageCols)
     }
 }
 

@@ -47,9 +47,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     /// The network this configuration describes, or a one-line reason why it describes none.
     public func networkSpec(inputSize: Int = 784, imageWidth: Int = 28) throws -> NetworkSpec {
+        // Sizes from a checkpoint header are untrusted: Architecture traps on non-positive ones.
+        guard (1...(1 << 24)).contains(inputSize), (1...inputSize).contains(imageWidth), (latent ?? 1) >= 1,
+              (latent ?? 1) <= Self.maxParameters else {
+            throw TrainingError("implausible sizes: \(inputSize)-pixel images \(imageWidth) wide, latent \(latent.map(String.init) ?? "default")")
+        }
         guard let architecture = Architecture.parse(self.architecture, latentSize: latent, inputSize: inputSize) else {
             throw TrainingError("--arch '\(self.architecture)' is not classic, deep, or hidden widths like 1000-500-250")
         }
+        try Self.requireTrainableSize(architecture, described: self.architecture)
         let output: OutputDistribution = gaussianSigma.map { .gaussian(sigma: $0) } ?? .bernoulli
         let column = Conditioning.pixelColumn(column: imageWidth / 2, imageWidth: imageWidth)
         switch model {
@@ -57,6 +63,33 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case .cvae: return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: column, output: output)
         case .cvaeLabel: return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: .digitLabel, output: output)
         case .regressor: return NetworkSpec(kind: .regressor, architecture: architecture, conditioning: column, output: output)
+        }
+    }
+
+    /// Most parameters a network may have (2^30: 4 GiB of Float32, 12 GiB with Adam's moments).
+    public static let maxParameters = 1 << 30
+
+    /// Refuses, before anything is allocated, a network whose parameter count (weights + biases of every
+    /// layer, counted with overflow checks) exceeds `maxParameters` — from a flag like `--arch 100000000-5` or
+    /// a checkpoint header claiming huge images.
+    static func requireTrainableSize(_ architecture: Architecture, described: String) throws {
+        let encoder = [architecture.inputSize] + architecture.encoderHidden + [architecture.latentSize, architecture.latentSize]
+        let decoder = [architecture.latentSize] + architecture.decoderHidden + [architecture.inputSize]
+        var total = 0, overflow = false
+        for widths in [encoder, decoder] {
+            for (input, output) in zip(widths, widths.dropFirst()) {
+                // Conditioning adds at most one image's worth of inputs to the first layers; counting the input
+                // size twice bounds it.
+                let (fanIn, o0) = input.addingReportingOverflow(architecture.inputSize + 1)
+                let (weights, o1) = fanIn.multipliedReportingOverflow(by: output)
+                let (sum, o2) = total.addingReportingOverflow(weights)
+                overflow = overflow || o0 || o1 || o2
+                total = sum
+            }
+        }
+        guard architecture.inputSize >= 1, !overflow, total <= maxParameters else {
+            throw TrainingError("--arch '\(described)' on \(architecture.inputSize)-pixel images would need "
+                + (overflow ? "more than 2^63" : "about \(total)") + " parameters, more than the \(maxParameters) this build trains")
         }
     }
 

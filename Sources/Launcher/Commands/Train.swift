@@ -54,6 +54,10 @@ struct Train: ParsableCommand {
     var noEval = false
     @Flag(name: .customLong("no-images"), help: "Skip the per-epoch sample and reconstruction images.")
     var noImages = false
+    @Option(name: .customLong("collective-timeout"), help: "Seconds a rank may wait in a collective (or stall in a step) before the job names it and aborts; 0: never.")
+    var collectiveTimeout = 300.0
+    @Option(name: .customLong("check-replicas-every"), help: "Compare every rank's parameter checksum with rank 0's every N steps; 0: only at the end.")
+    var checkReplicasEvery = 100
 
     func validate() throws {
         guard epochs >= 1 && epochs <= 1_000_000 else { throw ValidationError("--epochs must be between 1 and 1000000 (got \(epochs)).") }
@@ -65,9 +69,12 @@ struct Train: ParsableCommand {
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0.") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1.") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1.") }
+        guard collectiveTimeout.isFinite && collectiveTimeout >= 0 else { throw ValidationError("--collective-timeout must be ≥ 0 seconds.") }
+        guard checkReplicasEvery >= 0 else { throw ValidationError("--check-replicas-every must be ≥ 0.") }
         guard Architecture.parse(architecture, latentSize: latent) != nil else {
             throw ValidationError("--arch '\(architecture)' is not classic, deep, or hidden widths like 1000-500-250.")
         }
+        do { _ = try trainingConfig.networkSpec() } catch { throw ValidationError("\(error)") }
     }
 
     var trainingConfig: TrainingConfig {
@@ -91,6 +98,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // From here on SIGINT/SIGTERM mean "stop after the current step with a checkpoint" (none before the first).
+        StopSignals.install()
         runOnWorld { world in
             guard batchSize >= world.size else {
                 throw AgreedFailure("--batch-size \(batchSize) is smaller than the \(world.size) ranks: every rank needs at least one example per step")
@@ -111,6 +120,9 @@ struct Train: ParsableCommand {
 
             let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
                                                   runDirectory: directory, resume: checkpoint)
+            trainer.showsProgress = ProcessInfo.processInfo.environment["VAE_DIST_PROGRESS"] != "0"
+            trainer.collectiveTimeout = collectiveTimeout
+            trainer.replicaCheckEvery = checkReplicasEvery
             if world.isRoot {
                 print("vae-dist: training \(model.rawValue) \(trainer.network.spec.architecture) on \(dataset.name) "
                     + "(\(dataset.train.count) train / \(dataset.test.count) test) with \(world.size) rank\(world.size == 1 ? "" : "s"), "

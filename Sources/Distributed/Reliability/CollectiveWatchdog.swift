@@ -1,0 +1,112 @@
+import Foundation
+import Synchronization
+
+/// A per-rank watchdog thread that ends the whole job when training stops making progress.
+///
+/// A rank that stalls (a hung disk, a debugger, a runaway loop) leaves every other rank waiting in the
+/// next collective forever: MPI has no timeout. The training loop tells the watchdog which phase of which
+/// step it is in (two relaxed atomic stores, nanoseconds); a background thread looks once every
+/// `pollInterval` and, when one phase has lasted longer than `timeout`, prints the rank, the phase and the
+/// step on standard error and calls `abort`, which ends every rank.
+///
+/// The stalled rank names itself: it entered its stuck phase (outside any collective) before the others
+/// began waiting for it, and waiting ranks allow themselves `grace` more, so its own watchdog fires first. A rank that cannot run at all (stopped with
+/// SIGSTOP, its host frozen) is reported by the waiting ranks instead, as "waited N s in <collective>".
+public final class CollectiveWatchdog: @unchecked Sendable {
+    /// What the training loop is doing. Collectives are the phases where a rank waits for the others.
+    public enum Phase: UInt64, Sendable {
+        case idle = 0
+        case compute, gradientAllreduce, controlAllreduce, replicaCheck, checkpoint, epochEnd
+
+        var isCollective: Bool { self == .gradientAllreduce || self == .controlAllreduce || self == .replicaCheck }
+
+        var words: String {
+            switch self {
+            case .idle: "idle"
+            case .compute: "forward/backward"
+            case .gradientAllreduce: "the gradient allreduce"
+            case .controlAllreduce: "the stop-flag allreduce"
+            case .replicaCheck: "the replica checksum allgather"
+            case .checkpoint: "checkpoint writing"
+            case .epochEnd: "end-of-epoch evaluation and images"
+            }
+        }
+    }
+
+    public let timeout: Double
+    /// Extra seconds a rank waiting in a collective allows, so a live stalled rank reports itself first.
+    public let grace: Double
+    /// Phase in the low 8 bits, global step above.
+    private let state = Atomic<UInt64>(0)
+    /// `DispatchTime` uptime (ns) when the current phase began.
+    private let since = Atomic<UInt64>(0)
+    private let running = Atomic<Bool>(true)
+    private let rank: Int
+    private let size: Int
+
+    /// Starts the watchdog thread; `timeout` ≤ 0 starts none (the watchdog then only records phases).
+    /// `abort` must end the whole job (e.g. `MPI_Abort`) and never return.
+    public init(timeout: Double, rank: Int, size: Int, abort: @escaping @Sendable (String) -> Void) {
+        self.timeout = timeout
+        self.rank = rank
+        self.size = size
+        let poll = min(1.0, timeout / 4)
+        grace = 2 * poll + 1
+        guard timeout > 0 else { return }
+        Thread.detachNewThread { [self] in
+            var lastLook = DispatchTime.now().uptimeNanoseconds
+            while running.load(ordering: .relaxed) {
+                Thread.sleep(forTimeInterval: poll)
+                // A look much later than planned means this whole process was frozen (SIGSTOP, a suspended VM):
+                // then this rank is the one the others waited for, and they report it; do not blame the phase.
+                let now = DispatchTime.now().uptimeNanoseconds
+                defer { lastLook = now }
+                if Double(now - lastLook) / 1e9 > poll + 1 { continue }
+                if let message = overdueMessage() {
+                    abort(message)
+                    return
+                }
+            }
+        }
+    }
+
+    deinit { stop() }
+
+    /// Marks the start of `phase` during global step `step` (1-based: the step being run).
+    @inline(__always)
+    public func enter(_ phase: Phase, step: Int) {
+        since.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        state.store(UInt64(step) << 8 | phase.rawValue, ordering: .relaxed)
+    }
+
+    /// Ends the watch (the thread exits at its next look).
+    public func stop() {
+        state.store(0, ordering: .relaxed)
+        running.store(false, ordering: .relaxed)
+    }
+
+    /// The message to abort with, or nil while everything is on time.
+    func overdueMessage() -> String? {
+        let start = since.load(ordering: .relaxed)
+        let current = state.load(ordering: .relaxed)
+        guard let phase = Phase(rawValue: current & 0xff), phase != .idle else { return nil }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let seconds = Double(now &- start) / 1e9
+        // A phase change between the two loads would pair a new phase with an old time: look again next time.
+        let allowed = phase.isCollective ? timeout + grace : timeout
+        guard start == since.load(ordering: .relaxed), seconds > allowed, seconds < 1e9 else { return nil }
+        let step = current >> 8
+        let who = "vae-dist: error (rank \(rank) of \(size)): "
+        let limit = "; aborting the job (--collective-timeout \(formatSeconds(timeout)))"
+        if phase.isCollective {
+            return who + "waited \(formatSeconds(seconds)) s in \(phase.words) of global step \(step) for a rank "
+                + "that never arrived (stopped, frozen or on a dead host)" + limit
+        }
+        return who + "stalled: \(phase.words) of global step \(step) has run for \(formatSeconds(seconds)) s "
+            + "while the other ranks wait for this rank" + limit
+    }
+
+    private func formatSeconds(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+    }
+}
