@@ -45,9 +45,12 @@ struct Launch: ParsableCommand {
 
     func run() throws {
         let executable = try mpirunPath()
+        // Open MPI gives ranks a pseudo-terminal even when the launcher's output goes to a file; tell the
+        // ranks whether a person is watching, so progress lines do not litter logs.
+        let progress = ["-x", "VAE_DIST_PROGRESS=\(isatty(STDOUT_FILENO) != 0 ? 1 : 0)"]
         let command = [executable] + Launch.mpirunArguments(
             ranks: ranks, cores: Launch.onlineCores(), isRoot: geteuid() == 0,
-            extra: mpiArguments, program: Launch.currentExecutable(), programArguments: rankArguments)
+            extra: progress + mpiArguments, program: Launch.currentExecutable(), programArguments: rankArguments)
         if dryRun {
             print(command.map(Launch.shellQuoted).joined(separator: " "))
             return

@@ -160,7 +160,8 @@ struct Train: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw TrainingError("--out \(directory): cannot create the run directory (\((error as NSError).localizedDescription))")
+            let cause = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+            throw TrainingError("--out \(directory): cannot create the run directory (\(cause ?? (error as NSError).localizedDescription))")
         }
         let probe = directory + "/.write-test-\(getpid())"
         guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
