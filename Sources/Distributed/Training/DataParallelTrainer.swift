@@ -322,10 +322,10 @@ public final class DataParallelTrainer {
 
     private func restore(from path: String) throws {
         // Rank 0 reads the file and broadcasts its bytes: other hosts need not see the same file system.
-        var bytes: [UInt8] = []
-        if world.isRoot { bytes = try CheckpointFile.readBytes(path: path) }
+        // Every rank decodes the same bytes and fails alike: `collectively` turns that into one agreed line.
+        var bytes = try world.collectively { world.isRoot ? try CheckpointFile.readBytes(path: path) : [] }
         try world.broadcast(bytes: &bytes, root: 0)
-        let checkpoint = try TrainingCheckpoint(bytes: bytes, path: path)
+        let checkpoint = try world.collectively { try TrainingCheckpoint(bytes: bytes, path: path) }
         let saved = checkpoint.metadata
         guard saved.config.trajectoryDescription == config.trajectoryDescription else {
             throw AgreedFailure("\(path): was trained with \(saved.config.trajectoryDescription); "
@@ -334,7 +334,7 @@ public final class DataParallelTrainer {
         guard saved.dataFingerprint == dataFingerprint else {
             throw AgreedFailure("\(path): was trained on other data (\(saved.dataset)); resume with the same data set")
         }
-        try checkpoint.requireCompatible(with: network.spec, parameterCount: parameters.count)
+        try world.collectively { try checkpoint.requireCompatible(with: network.spec, parameterCount: parameters.count) }
         parameters.assign(checkpoint.parameters)
         adam.restore(firstMoment: checkpoint.adamFirstMoment, secondMoment: checkpoint.adamSecondMoment, step: saved.adamStep)
         epoch = saved.epoch
