@@ -11,4 +11,14 @@ typedef float vd_float16 __attribute__((ext_vector_type(16)));
 /// Lane-wise IEEE square root (correctly rounded, as `sqrtf`).
 static inline vd_float16 vd_sqrt16(vd_float16 x) { return __builtin_elementwise_sqrt(x); }
 
+/// Sets flush-to-zero and denormals-are-zero for this thread (x86-64 MXCSR bits 15 and 6; no-op elsewhere).
+static inline void vd_flush_denormals_to_zero(void) {
+#if defined(__x86_64__)
+    unsigned int csr;
+    __asm__ volatile("stmxcsr %0" : "=m"(csr));
+    csr |= 0x8040u;
+    __asm__ volatile("ldmxcsr %0" : : "m"(csr));
+#endif
+}
+
 #endif

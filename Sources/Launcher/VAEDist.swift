@@ -1,4 +1,5 @@
 import ArgumentParser
+import Model
 
 /// `vae-dist`: data-parallel variational autoencoders on Open MPI.
 @main
@@ -17,4 +18,10 @@ struct VAEDist: ParsableCommand {
         subcommands: [Train.self, Sample.self, Eval.self, Figures.self, Experiment.self, DataCommand.self, CheckpointCommand.self, Info.self, Launch.self, Bench.self],
         defaultSubcommand: Train.self
     )
+
+    /// Every subcommand computes with subnormals flushed to zero (see `FloatingPointEnvironment`).
+    static func main() {
+        FloatingPointEnvironment.flushSubnormalsToZero()
+        main(nil)
+    }
 }
