@@ -33,6 +33,15 @@ import Testing
         Case(name: "CVAE label", spec: NetworkSpec(kind: .cvae, architecture: twoHidden, conditioning: .label(classes: 3))),
         Case(name: "Regressor pixel column", spec: NetworkSpec(kind: .regressor, architecture: twoHidden, conditioning: .pixelColumn(column: 2, imageWidth: 4))),
         Case(name: "Regressor label", spec: NetworkSpec(kind: .regressor, architecture: small, conditioning: .label(classes: 3))),
+        // With a condition tower (ConditionTower): its gradient sums the encoder's and the decoder's paths.
+        Case(name: "CVAE pixel column, tower 5-4", spec: NetworkSpec(kind: .cvae, architecture: small,
+             conditioning: .pixelColumn(column: 1, imageWidth: 4), conditionTower: [5, 4])),
+        Case(name: "CVAE label, tower 5-4", spec: NetworkSpec(kind: .cvae, architecture: twoHidden,
+             conditioning: .label(classes: 3), conditionTower: [5, 4])),
+        Case(name: "Regressor pixel column, tower 5-4", spec: NetworkSpec(kind: .regressor, architecture: twoHidden,
+             conditioning: .pixelColumn(column: 2, imageWidth: 4), conditionTower: [5, 4])),
+        Case(name: "Regressor label, tower 6", spec: NetworkSpec(kind: .regressor, architecture: small,
+             conditioning: .label(classes: 3), conditionTower: [6])),
     ]
 
     @Test(arguments: cases)
@@ -82,6 +91,12 @@ import Testing
         var padding = Set(0..<network.layout.count)
         for entry in network.layout.entries { padding.subtract(entry.offset..<(entry.offset + entry.count)) }
         #expect(padding.allSatisfy { gradients[$0] == 0 })
+        // A tower really receives gradient (not a vacuous pass through dead units).
+        let tower = network.layout.entries.filter { $0.name.hasPrefix("condition.") }
+        #expect(tower.isEmpty == testCase.spec.conditionTower.isEmpty)
+        if !tower.isEmpty {
+            #expect(tower.contains { entry in (entry.offset..<(entry.offset + entry.count)).contains { abs(gradients[$0]) > 1e-3 } })
+        }
         print("\(testCase.name): \(result), skipped at a ReLU kink \(skipped)")
         #expect(result.checked + skipped == network.layout.parameterCount)
         #expect(skipped * 10 <= network.layout.parameterCount)
@@ -99,8 +114,10 @@ import Testing
         if let vae = network as? VariationalAutoencoder, let work = vae.work {
             add(vae.encoder, work.encoderOutputs)
             add(vae.decoder, work.decoderOutputs)
+            if let tower = vae.tower.mlp { add(tower, work.tower.outputs) }
         } else if let regressor = network as? Regressor, let work = regressor.work {
             add(regressor.network, work.outputs)
+            if let tower = regressor.tower.mlp { add(tower, work.tower.outputs) }
         }
         return pattern
     }

@@ -29,6 +29,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1
     /// Keep the last, smaller global batch of each epoch instead of dropping it.
     public var keepPartialBatch: Bool = false
+    /// Widths of the condition tower, like `1000-500-250` (the tutorial's Caffe CVAE, §5): the condition goes
+    /// through these ReLU layers and their features replace it at the encoder's and decoder's first layers.
+    /// nil: the raw condition (and no trace in the trajectory, so older checkpoints keep their hash).
+    /// Only for conditioned models (cvae, cvae-label, regressor).
+    public var conditionTower: String? = nil
 
     // Schedule and outputs: may differ between a run and its resumption.
     public var epochs: Int = 10
@@ -58,11 +63,55 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         try Self.requireTrainableSize(architecture, described: self.architecture)
         let output: OutputDistribution = gaussianSigma.map { .gaussian(sigma: $0) } ?? .bernoulli
         let column = Conditioning.pixelColumn(column: imageWidth / 2, imageWidth: imageWidth)
+        let tower = try conditionTowerWidths()
+        if !tower.isEmpty { try Self.requireTrainableTower(tower, architecture) }
         switch model {
-        case .vae: return NetworkSpec(kind: .vae, architecture: architecture, output: output)
-        case .cvae: return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: column, output: output)
-        case .cvaeLabel: return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: .digitLabel, output: output)
-        case .regressor: return NetworkSpec(kind: .regressor, architecture: architecture, conditioning: column, output: output)
+        case .vae:
+            guard tower.isEmpty else {
+                throw TrainingError("--condition-tower needs a conditioned model (cvae, cvae-label, regressor), not vae")
+            }
+            return NetworkSpec(kind: .vae, architecture: architecture, output: output)
+        case .cvae:
+            return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: column, output: output,
+                               conditionTower: tower)
+        case .cvaeLabel:
+            return NetworkSpec(kind: .cvae, architecture: architecture, conditioning: .digitLabel, output: output,
+                               conditionTower: tower)
+        case .regressor:
+            return NetworkSpec(kind: .regressor, architecture: architecture, conditioning: column, output: output,
+                               conditionTower: tower)
+        }
+    }
+
+    /// The widths of `conditionTower` (empty when nil), or a one-line reason why the text is not widths.
+    public func conditionTowerWidths() throws -> [Int] {
+        guard let text = conditionTower else { return [] }
+        guard let widths = Self.parseConditionTower(text) else {
+            throw TrainingError("--condition-tower '\(text)' is not layer widths like 1000-500-250 (each 1…\(Self.maxTowerWidth))")
+        }
+        return widths
+    }
+
+    /// Widest condition-tower layer accepted.
+    public static let maxTowerWidth = 1 << 20
+
+    /// `"1000-500-250"` → `[1000, 500, 250]`; nil unless one or more dash-separated widths in 1…`maxTowerWidth`.
+    public static func parseConditionTower(_ text: String) -> [Int]? {
+        let widths = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard !text.isEmpty, widths.allSatisfy({ $0.map { (1...maxTowerWidth).contains($0) } ?? false }) else { return nil }
+        return widths.map { $0! }
+    }
+
+    /// Refuses a tower whose layers (fed at most one image's worth of condition), plus the extra first-layer
+    /// weights its features add to encoder and decoder, exceed `maxParameters`.
+    static func requireTrainableTower(_ tower: [Int], _ architecture: Architecture) throws {
+        let firstOutputs = (architecture.encoderHidden.first ?? 2 * architecture.latentSize)
+            + (architecture.decoderHidden.first ?? architecture.inputSize)
+        var total = tower[tower.count - 1] * firstOutputs
+        for (input, output) in zip([architecture.inputSize] + tower, tower) { total += (input + 1) * output }
+        guard total <= maxParameters else {
+            throw TrainingError("--condition-tower '\(tower.map(String.init).joined(separator: "-"))' would need about "
+                + "\(total) parameters, more than the \(maxParameters) this build trains")
         }
     }
 
@@ -99,6 +148,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         return "model=\(model.rawValue) arch=\(architecture) latent=\(latent.map(String.init) ?? "default") output=\(sigma) "
             + "batch=\(globalBatch) lr=\(learningRate.bitPattern) wd=\(weightDecay.bitPattern) seed=\(seed) "
             + "partial=\(keepPartialBatch)"
+            + (conditionTower.map { " tower=" + ((try? conditionTowerWidths())?.map(String.init).joined(separator: "-") ?? $0) } ?? "")
     }
 
     /// A 64-bit FNV-1a hash of `trajectoryDescription` and the training data's fingerprint: ranks compare it

@@ -62,11 +62,12 @@ struct Tutorial: ParsableCommand {
     }
 
     func parts() -> [Part] {
-        func config(_ model: ModelChoice, architecture: String, latent: Int? = nil) -> TrainingConfig {
+        func config(_ model: ModelChoice, architecture: String, latent: Int? = nil, tower: String? = nil) -> TrainingConfig {
             var c = TrainingConfig()
             c.model = model
             c.architecture = architecture
             c.latent = latent
+            c.conditionTower = tower
             c.globalBatch = batchSize
             c.learningRate = 1e-3
             c.weightDecay = 5e-4
@@ -78,10 +79,11 @@ struct Tutorial: ParsableCommand {
         }
         var result = [
             Part(name: "vae", config: config(.vae, architecture: "deep"), what: "VAE 784-1000-500-250, latent 30 (§4.1)"),
-            Part(name: "cvae", config: config(.cvae, architecture: "deep"),
-                 what: "CVAE on the binarized middle column, 784+28-1000-500-250, latent 30 (§5)"),
-            Part(name: "regressor", config: config(.regressor, architecture: "deep"),
-                 what: "regressor 28-250-500-1000-784 from the binarized middle column (§5)"),
+            // The tutorial's Caffe net (§5): the column goes through its own 28-1000-500-250 ReLU tower first.
+            Part(name: "cvae", config: config(.cvae, architecture: "deep", tower: "1000-500-250"),
+                 what: "CVAE on the binarized middle column (tower 28-1000-500-250), 784+250-1000-500-250, latent 30 (§5)"),
+            Part(name: "regressor", config: config(.regressor, architecture: "deep", tower: "1000-500-250"),
+                 what: "regressor 28-1000-500-250 tower, then 250-250-500-1000-784, from the binarized middle column (§5)"),
         ]
         if !noLatent2D {
             result.append(Part(name: "vae-2d", config: config(.vae, architecture: "classic", latent: 2),
@@ -191,13 +193,15 @@ struct Tutorial: ParsableCommand {
                                 c, g, c < g ? "better" : "worse", abs(g - c)))
             lines.append("")
         }
-        lines += ["Note: the tutorial's CVAE passes the column through its own 28-1000-500-250 tower whose features join the "
-                  + "encoder and decoder; this CVAE feeds the raw 28-pixel column into the first layer of both instead.", "",
+        lines += ["As in the tutorial's Caffe net, the CVAE passes the column through its own 28-1000-500-250 ReLU tower "
+                  + "whose 250 features join the encoder and the decoder (one tower shared by both); the regressor reads the "
+                  + "same tower's features, so it has the capacity of the CVAE's decoder path.", "",
                   "## The same runs one by one", ""]
         for r in results {
             let c = r.part.config
             var flags = "--model \(c.model.rawValue) --arch \(c.architecture)"
             if let latent = c.latent { flags += " --latent \(latent)" }
+            if let tower = c.conditionTower { flags += " --condition-tower \(tower)" }
             flags += " --batch-size \(c.globalBatch) --lr \(c.learningRate) --weight-decay \(c.weightDecay) --seed \(c.seed) --epochs \(c.epochs)"
             if let maxSteps = c.maxSteps { flags += " --max-steps \(maxSteps)" }
             lines.append("    vae-dist launch -n \(ranks) -- train \(flags) \(dataFlag)\(dataDirFlag) --out \(directory)/\(r.part.name)")

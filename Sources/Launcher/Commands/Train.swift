@@ -23,6 +23,8 @@ struct Train: ParsableCommand {
     var architecture = "classic"
     @Option(help: "Latent size (default: the architecture's).")
     var latent: Int?
+    @Option(name: .customLong("condition-tower"), help: "Widths like 1000-500-250 of ReLU layers the condition goes through before joining encoder and decoder, as the tutorial's Caffe CVAE (cvae, cvae-label, regressor only).")
+    var conditionTower: String?
     @Option(help: "Epochs to train (a resumed run continues up to this many in total).")
     var epochs = 10
     @Option(name: .customLong("batch-size"), help: "GLOBAL batch size, split across ranks.")
@@ -74,6 +76,14 @@ struct Train: ParsableCommand {
         guard Architecture.parse(architecture, latentSize: latent) != nil else {
             throw ValidationError("--arch '\(architecture)' is not classic, deep, or hidden widths like 1000-500-250.")
         }
+        if let conditionTower {
+            guard TrainingConfig.parseConditionTower(conditionTower) != nil else {
+                throw ValidationError("--condition-tower '\(conditionTower)' is not layer widths like 1000-500-250.")
+            }
+            guard model != .vae else {
+                throw ValidationError("--condition-tower needs a conditioned model (cvae, cvae-label, regressor), not vae.")
+            }
+        }
         do { _ = try trainingConfig.networkSpec() } catch { throw ValidationError("\(error)") }
     }
 
@@ -82,6 +92,7 @@ struct Train: ParsableCommand {
         config.model = model
         config.architecture = architecture
         config.latent = latent
+        config.conditionTower = conditionTower
         config.gaussianSigma = gaussianSigma
         config.globalBatch = batchSize
         config.learningRate = learningRate
@@ -124,7 +135,10 @@ struct Train: ParsableCommand {
             trainer.collectiveTimeout = collectiveTimeout
             trainer.replicaCheckEvery = checkReplicasEvery
             if world.isRoot {
-                print("vae-dist: training \(model.rawValue) \(trainer.network.spec.architecture) on \(dataset.name) "
+                let tower = trainer.network.spec.conditionTower
+                let towerText = tower.isEmpty ? "" : " with condition tower "
+                    + ([trainer.network.conditionSize] + tower).map(String.init).joined(separator: "-")
+                print("vae-dist: training \(model.rawValue) \(trainer.network.spec.architecture)\(towerText) on \(dataset.name) "
                     + "(\(dataset.train.count) train / \(dataset.test.count) test) with \(world.size) rank\(world.size == 1 ? "" : "s"), "
                     + "global batch \(batchSize), \(trainer.sampler.stepsPerEpoch) steps per epoch → \(directory)")
                 if let checkpoint { print("vae-dist: resumed from \(checkpoint) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch)") }

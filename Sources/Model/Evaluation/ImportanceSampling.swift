@@ -84,10 +84,12 @@ extension VariationalAutoencoder {
         let examplesPerPass = max(1, ImportanceSampling.rowsPerPass / samples)
         let rng = CounterRNG(seed: seed)
         let p = UnsafePointer(parameters.baseAddress)
-        // The conditions of the examples of one pass (the encoder's second input), kept apart from the
-        // workspace's condition array, which holds them repeated K times for the decoder.
+        // The conditions of the examples of one pass and their features (the encoder's second input: the
+        // condition tower's output, or the conditions themselves), kept apart from the workspace's feature
+        // array, which holds them repeated K times for the decoder. The tower runs once per example.
         let exampleConditions = UnsafeMutablePointer<Float>.allocate(capacity: max(1, examplesPerPass * condition))
-        defer { exampleConditions.deallocate() }
+        let exampleFeatures = UnsafeMutablePointer<Float>.allocate(capacity: max(1, examplesPerPass * feature))
+        defer { exampleConditions.deallocate(); exampleFeatures.deallocate() }
         var logWeights = [Double](repeating: 0, count: samples)
 
         var start = 0
@@ -100,7 +102,10 @@ extension VariationalAutoencoder {
             ConditionBuilder.fill(exampleConditions, conditioning: spec.conditioning, rows: examples, inputSize: input,
                                   pixels: pixels, labels: batch.labels.map { $0 + start }, exampleIndices: indices,
                                   epoch: batch.epoch, rng: rng, stream: NoiseMode.evaluation.binarization)
-            encoder.forward(pixels, firstWidth: input, second: exampleConditions, secondWidth: condition, rows: examples,
+            if let features = tower.forward(exampleConditions, rows: examples, b.tower, parameters: p) {
+                exampleFeatures.update(from: features, count: examples * feature)
+            }
+            encoder.forward(pixels, firstWidth: input, second: exampleFeatures, secondWidth: feature, rows: examples,
                             outputs: b.encoderOutputs, parameters: p)
             // Row e·K + k: draw k of example e.
             for e in 0..<examples {
@@ -111,12 +116,12 @@ extension VariationalAutoencoder {
                                      stream: ImportanceSampling.stream)
                     ElementwiseLatent.reparameterizeForward(head: head, epsilon: b.epsilon + row * latent,
                                                             z: b.z + row * latent, rows: 1, latent: latent)
-                    if condition > 0 {
-                        (b.conditions + row * condition).update(from: exampleConditions + e * condition, count: condition)
+                    if feature > 0 {
+                        (b.features + row * feature).update(from: exampleFeatures + e * feature, count: feature)
                     }
                 }
             }
-            decoder.forward(b.z, firstWidth: latent, second: b.conditions, secondWidth: condition, rows: rows,
+            decoder.forward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, rows: rows,
                             outputs: b.decoderOutputs, parameters: p)
             for e in 0..<examples {
                 let logVariance = UnsafePointer(b.head + e * 2 * latent + latent)

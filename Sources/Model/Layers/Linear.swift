@@ -75,13 +75,15 @@ public struct Linear: Sendable, Equatable {
         gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, k: rows, accumulate: true)
     }
 
-    /// `dx = dy · W[firstRow ..< firstRow + width, :]ᵀ` (overwrites `dx`, `rows × width`).
+    /// `dx (+)= dy · W[firstRow ..< firstRow + width, :]ᵀ` (`rows × width`): overwrites `dx`, or adds to it
+    /// with `accumulate` (an input read by two layers, e.g. the condition tower's features).
     @inlinable
     public func backwardInputPart(
         preActivationGradient dy: UnsafePointer<Float>, width: Int, firstRow: Int, rows: Int,
-        inputGradient dx: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>
+        inputGradient dx: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, accumulate: Bool = false
     ) {
-        gemmNT(dy, parameters + weightOffset + firstRow * outputs, dx, m: rows, n: width, k: outputs, accumulate: false)
+        gemmNT(dy, parameters + weightOffset + firstRow * outputs, dx, m: rows, n: width, k: outputs,
+               accumulate: accumulate)
     }
 
     /// Full backward for a single-part input: `dy` is consumed (overwritten with the pre-activation

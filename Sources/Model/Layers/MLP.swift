@@ -44,14 +44,17 @@ public struct MLP: Sendable, Equatable {
     /// Backward pass. `outputGradient` (gradient w.r.t. the last layer's output, `rows × outputSize`) must be
     /// one of the two `scratch` buffers (each `rows × maxWidth`); both are clobbered. Parameter gradients are
     /// ADDED into `gradients`. If `firstInputGradient` is given, the gradient w.r.t. the first input part
-    /// (`rows × firstWidth`) is written there (the second part — the condition — needs none).
+    /// (`rows × firstWidth`) is written there. The second part needs a gradient only when it is computed
+    /// (the condition tower's features): `secondInputGradient` (`rows × secondWidth`) is then overwritten,
+    /// or added to with `accumulateSecondInputGradient`.
     @inlinable
     public func backward(
         _ first: UnsafePointer<Float>, firstWidth: Int, second: UnsafePointer<Float>?, secondWidth: Int, rows: Int,
         outputs: [UnsafeMutablePointer<Float>], scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
         outputGradientInFirstScratch: Bool = true,
-        firstInputGradient: UnsafeMutablePointer<Float>?, parameters: UnsafePointer<Float>,
-        gradients: UnsafeMutablePointer<Float>
+        firstInputGradient: UnsafeMutablePointer<Float>?,
+        secondInputGradient: UnsafeMutablePointer<Float>? = nil, accumulateSecondInputGradient: Bool = false,
+        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
     ) {
         var dy = outputGradientInFirstScratch ? scratch.0 : scratch.1
         var other = outputGradientInFirstScratch ? scratch.1 : scratch.0
@@ -75,6 +78,11 @@ public struct MLP: Sendable, Equatable {
         if let firstInputGradient {
             layer.backwardInputPart(preActivationGradient: dy, width: firstWidth, firstRow: 0, rows: rows,
                                     inputGradient: firstInputGradient, parameters: parameters)
+        }
+        if let secondInputGradient, secondWidth > 0 {
+            layer.backwardInputPart(preActivationGradient: dy, width: secondWidth, firstRow: firstWidth, rows: rows,
+                                    inputGradient: secondInputGradient, parameters: parameters,
+                                    accumulate: accumulateSecondInputGradient)
         }
     }
 }

@@ -97,14 +97,20 @@ public struct NetworkSpec: Sendable, Equatable {
     /// Ignored for `.vae`; must not be `.none` for `.cvae` and `.regressor`.
     public var conditioning: Conditioning
     public var output: OutputDistribution
+    /// Widths of the condition tower (`ConditionTower`, tutorial §5: `[1000, 500, 250]`), whose ReLU
+    /// features replace the raw condition at the encoder's and decoder's first layers. Empty (the
+    /// default) feeds the raw condition; always empty for `.vae`.
+    public var conditionTower: [Int]
 
     public init(kind: NetworkKind, architecture: Architecture, conditioning: Conditioning = .middleColumn,
-                output: OutputDistribution = .bernoulli) {
+                output: OutputDistribution = .bernoulli, conditionTower: [Int] = []) {
         self.kind = kind
         self.architecture = architecture
         self.conditioning = kind == .vae ? .none : conditioning
         self.output = output
+        self.conditionTower = kind == .vae ? [] : conditionTower
         precondition(kind == .vae || self.conditioning != .none, "NetworkSpec: \(kind) needs a condition")
+        precondition(conditionTower.allSatisfy { $0 > 0 }, "NetworkSpec: condition tower widths must be positive")
         if case .pixelColumn(let column, let width) = self.conditioning {
             precondition(column >= 0 && column < width && architecture.inputSize % width == 0,
                          "NetworkSpec: column \(column) of width \(width) does not fit \(architecture.inputSize) pixels")

@@ -1,14 +1,21 @@
 /// The tutorial's regression baseline (§5): predict the image Y directly from the condition X with a
 /// network of the decoder's capacity (`X → decoderHidden… → logits`), trained with the same
 /// reconstruction loss; no z, no KL. Where Y given X is ambiguous it can only blur.
+///
+/// With `spec.conditionTower` set, X first goes through a `ConditionTower` whose features feed the decoder
+/// stack, so the baseline has the same capacity as the CVAE's decoder path (tower + decoder).
 public final class Regressor: Network {
     public let spec: NetworkSpec
     public let layout: ParameterLayout
     public let seed: UInt64
     public let network: MLP
+    /// X → features read by `network` (no layers without `spec.conditionTower`).
+    public let tower: ConditionTower
     public var conditionSize: Int { condition }
     public var latentSize: Int { 0 }
     let input: Int, condition: Int
+    /// Width of `network`'s input: the tower's output, or `condition`.
+    let feature: Int
     var work: Buffers?
 
     public init(_ spec: NetworkSpec, seed: UInt64) {
@@ -18,8 +25,10 @@ public final class Regressor: Network {
         input = spec.architecture.inputSize
         condition = spec.conditioning.size(inputSize: input)
         var layout = ParameterLayout()
-        network = MLP("decoder", widths: [condition] + spec.architecture.decoderHidden + [input],
+        feature = spec.conditionTower.last ?? condition
+        network = MLP("decoder", widths: [feature] + spec.architecture.decoderHidden + [input],
                       finalActivation: .identity, layout: &layout)
+        tower = ConditionTower(conditionSize: condition, widths: spec.conditionTower, layout: &layout)
         self.layout = layout
     }
 
@@ -28,6 +37,9 @@ public final class Regressor: Network {
         let workspace: Workspace
         let conditions: UnsafeMutablePointer<Float>
         let outputs: [UnsafeMutablePointer<Float>]
+        let tower: ConditionTower.Buffers
+        /// `network`'s input (`capacity × feature`): the tower's output or `conditions`.
+        let features: UnsafeMutablePointer<Float>
         let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
         var logits: UnsafeMutablePointer<Float> { outputs[outputs.count - 1] }
     }
@@ -35,11 +47,16 @@ public final class Regressor: Network {
     func prepare(rows: Int) -> Buffers {
         if let work, work.capacity >= rows { return work }
         let c = max(rows, 1)
-        let sizes = [c * condition, c * network.maxWidth, c * network.maxWidth] + network.layers.map { c * $0.outputs }
+        let scratchWidth = max(network.maxWidth, tower.maxWidth)
+        let sizes = [c * condition, c * scratchWidth, c * scratchWidth] + network.layers.map { c * $0.outputs }
+            + tower.arraySizes(rows: c)
         let w = Workspace(floats: Workspace.floatsNeeded(sizes))
-        let buffers = Buffers(capacity: c, workspace: w, conditions: w.take(c * condition),
-                              outputs: network.layers.map { w.take(c * $0.outputs) },
-                              scratch: (w.take(c * network.maxWidth), w.take(c * network.maxWidth)))
+        let conditions = w.take(c * condition)
+        let outputs = network.layers.map { w.take(c * $0.outputs) }
+        let towerBuffers = tower.take(from: w, rows: c)
+        let buffers = Buffers(capacity: c, workspace: w, conditions: conditions, outputs: outputs,
+                              tower: towerBuffers, features: towerBuffers.outputs.last ?? conditions,
+                              scratch: (w.take(c * scratchWidth), w.take(c * scratchWidth)))
         work = buffers
         return buffers
     }
@@ -48,7 +65,8 @@ public final class Regressor: Network {
         ConditionBuilder.fill(b.conditions, conditioning: spec.conditioning, rows: batch.count, inputSize: input,
                               pixels: batch.pixels, labels: batch.labels, exampleIndices: batch.exampleIndices,
                               epoch: batch.epoch, rng: CounterRNG(seed: seed), stream: noise.binarization)
-        network.forward(b.conditions, firstWidth: condition, second: nil, secondWidth: 0, rows: batch.count,
+        tower.forward(b.conditions, rows: batch.count, b.tower, parameters: parameters)
+        network.forward(b.features, firstWidth: feature, second: nil, secondWidth: 0, rows: batch.count,
                         outputs: b.outputs, parameters: parameters)
     }
 
@@ -64,9 +82,11 @@ public final class Regressor: Network {
         let reconstruction = ReconstructionLoss.evaluate(
             spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: batch.count * input,
             gradientScale: gradientScale)
-        network.backward(b.conditions, firstWidth: condition, second: nil, secondWidth: 0, rows: batch.count,
-                         outputs: b.outputs, scratch: b.scratch, firstInputGradient: nil,
+        network.backward(b.features, firstWidth: feature, second: nil, secondWidth: 0, rows: batch.count,
+                         outputs: b.outputs, scratch: b.scratch, firstInputGradient: b.tower.featureGradient,
                          parameters: parameters.baseAddress, gradients: gradients.baseAddress)
+        tower.backward(b.conditions, rows: batch.count, b.tower, scratch: b.scratch,
+                       parameters: parameters.baseAddress, gradients: gradients.baseAddress)
         return LossTerms(reconstruction: reconstruction)
     }
 
@@ -99,7 +119,9 @@ public final class Regressor: Network {
         InferenceHelpers.chunks(count) { start, rows in
             let b = prepare(rows: rows)
             conditions.withUnsafeBufferPointer { c in
-                network.forward(c.baseAddress! + start * condition, firstWidth: condition, second: nil, secondWidth: 0,
+                let features = tower.forward(c.baseAddress! + start * condition, rows: rows, b.tower,
+                                             parameters: parameters.baseAddress)!
+                network.forward(features, firstWidth: feature, second: nil, secondWidth: 0,
                                 rows: rows, outputs: b.outputs, parameters: parameters.baseAddress)
             }
             out.withUnsafeMutableBufferPointer {

@@ -5,15 +5,22 @@
 /// z = μ + σ ⊙ ε with ε ~ N(0, I) (eq. 10). Decoder P(Y | z[, X]): an MLP over [z, X] giving logits.
 /// Loss per example (the negative of eq. 10's integrand, eq. 15 for the CVAE with prior N(0, I)):
 /// reconstruction −log P(Y|z, X) (sigmoid cross-entropy or fixed-σ Gaussian) + KL[Q ‖ N(0, I)] (eq. 7).
+///
+/// With `spec.conditionTower` set, X first goes through one `ConditionTower` (as the tutorial's Caffe
+/// net, §5) and its features stand in for X in both the encoder and the decoder.
 public final class VariationalAutoencoder: Network {
     public let spec: NetworkSpec
     public let layout: ParameterLayout
     public let seed: UInt64
     public let encoder: MLP
     public let decoder: MLP
+    /// X → features read by encoder and decoder (no layers without `spec.conditionTower`).
+    public let tower: ConditionTower
     public var conditionSize: Int { condition }
     public var latentSize: Int { latent }
     let input: Int, latent: Int, condition: Int
+    /// Width of the encoder's and decoder's second input part: the tower's output, or `condition`.
+    let feature: Int
     var work: Buffers?
 
     public init(_ spec: NetworkSpec, seed: UInt64) {
@@ -26,10 +33,14 @@ public final class VariationalAutoencoder: Network {
         condition = spec.conditioning.size(inputSize: a.inputSize)
         var layout = ParameterLayout()
         // The head (last encoder layer) has width 2·latent: μ and log σ² from ONE fused linear layer.
-        encoder = MLP("encoder", widths: [input + condition] + a.encoderHidden + [2 * latent], finalActivation: .identity,
+        // The tower's tensors come last, so the encoder's and decoder's initialization does not depend on it.
+        let towerWidths = spec.conditionTower
+        feature = towerWidths.last ?? condition
+        encoder = MLP("encoder", widths: [input + feature] + a.encoderHidden + [2 * latent], finalActivation: .identity,
                       layout: &layout)
-        decoder = MLP("decoder", widths: [latent + condition] + a.decoderHidden + [input], finalActivation: .identity,
+        decoder = MLP("decoder", widths: [latent + feature] + a.decoderHidden + [input], finalActivation: .identity,
                       layout: &layout)
+        tower = ConditionTower(conditionSize: condition, widths: towerWidths, layout: &layout)
         self.layout = layout
     }
 
@@ -39,6 +50,9 @@ public final class VariationalAutoencoder: Network {
         let workspace: Workspace
         let conditions, epsilon, z, zGradient: UnsafeMutablePointer<Float>
         let encoderOutputs, decoderOutputs: [UnsafeMutablePointer<Float>]
+        let tower: ConditionTower.Buffers
+        /// The encoder's and decoder's second input (`capacity × feature`): the tower's output or `conditions`.
+        let features: UnsafeMutablePointer<Float>
         let scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
         var head: UnsafeMutablePointer<Float> { encoderOutputs[encoderOutputs.count - 1] }
         var logits: UnsafeMutablePointer<Float> { decoderOutputs[decoderOutputs.count - 1] }
@@ -48,21 +62,25 @@ public final class VariationalAutoencoder: Network {
     func prepare(rows: Int) -> Buffers {
         if let work, work.capacity >= rows { return work }
         let c = max(rows, 1)
-        let scratchWidth = max(encoder.maxWidth, decoder.maxWidth)
+        let scratchWidth = max(encoder.maxWidth, decoder.maxWidth, tower.maxWidth)
         let sizes = [c * condition, c * latent, c * latent, c * latent, c * scratchWidth, c * scratchWidth]
-            + encoder.layers.map { c * $0.outputs } + decoder.layers.map { c * $0.outputs }
+            + encoder.layers.map { c * $0.outputs } + decoder.layers.map { c * $0.outputs } + tower.arraySizes(rows: c)
         let w = Workspace(floats: Workspace.floatsNeeded(sizes))
+        let conditions = w.take(c * condition), epsilon = w.take(c * latent), z = w.take(c * latent)
+        let zGradient = w.take(c * latent)
+        let encoderOutputs = encoder.layers.map { w.take(c * $0.outputs) }
+        let decoderOutputs = decoder.layers.map { w.take(c * $0.outputs) }
+        let towerBuffers = tower.take(from: w, rows: c)
         let buffers = Buffers(
-            capacity: c, workspace: w, conditions: w.take(c * condition), epsilon: w.take(c * latent),
-            z: w.take(c * latent), zGradient: w.take(c * latent),
-            encoderOutputs: encoder.layers.map { w.take(c * $0.outputs) },
-            decoderOutputs: decoder.layers.map { w.take(c * $0.outputs) },
+            capacity: c, workspace: w, conditions: conditions, epsilon: epsilon, z: z, zGradient: zGradient,
+            encoderOutputs: encoderOutputs, decoderOutputs: decoderOutputs,
+            tower: towerBuffers, features: towerBuffers.outputs.last ?? conditions,
             scratch: (w.take(c * scratchWidth), w.take(c * scratchWidth)))
         work = buffers
         return buffers
     }
 
-    /// Steps 1–5 of a pass: condition, encoder, ε, z, decoder logits. Returns the KL-free state in `b`.
+    /// Steps 1–5 of a pass: condition (and its tower features), encoder, ε, z, decoder logits. Returns the KL-free state in `b`.
     func forward(_ batch: MiniBatch, _ b: Buffers, parameters: UnsafePointer<Float>, noise: NoiseMode,
                  epsilon: UnsafePointer<Float>?) {
         let rows = batch.count
@@ -70,7 +88,8 @@ public final class VariationalAutoencoder: Network {
         ConditionBuilder.fill(b.conditions, conditioning: spec.conditioning, rows: rows, inputSize: input,
                               pixels: batch.pixels, labels: batch.labels, exampleIndices: batch.exampleIndices,
                               epoch: batch.epoch, rng: rng, stream: noise.binarization)
-        encoder.forward(batch.pixels, firstWidth: input, second: b.conditions, secondWidth: condition, rows: rows,
+        tower.forward(b.conditions, rows: rows, b.tower, parameters: parameters)
+        encoder.forward(batch.pixels, firstWidth: input, second: b.features, secondWidth: feature, rows: rows,
                         outputs: b.encoderOutputs, parameters: parameters)
         if let epsilon {
             b.epsilon.update(from: epsilon, count: rows * latent)
@@ -80,7 +99,7 @@ public final class VariationalAutoencoder: Network {
                                  epoch: batch.epoch, stream: noise.reparameterization)
         }
         ElementwiseLatent.reparameterizeForward(head: b.head, epsilon: b.epsilon, z: b.z, rows: rows, latent: latent)
-        decoder.forward(b.z, firstWidth: latent, second: b.conditions, secondWidth: condition, rows: rows,
+        decoder.forward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, rows: rows,
                         outputs: b.decoderOutputs, parameters: parameters)
     }
 
@@ -99,18 +118,21 @@ public final class VariationalAutoencoder: Network {
         let reconstruction = ReconstructionLoss.evaluate(
             spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: rows * input,
             gradientScale: gradientScale)
-        decoder.backward(b.z, firstWidth: latent, second: b.conditions, secondWidth: condition, rows: rows,
+        // With a tower, the decoder writes ∂loss/∂features and the encoder adds its share below.
+        decoder.backward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, rows: rows,
                          outputs: b.decoderOutputs, scratch: b.scratch, firstInputGradient: b.zGradient,
-                         parameters: p, gradients: g)
+                         secondInputGradient: b.tower.featureGradient, parameters: p, gradients: g)
 
         // Head gradient in scratch.0: KL (overwrites) then the reparameterization path (adds).
         let kl = ElementwiseLatent.gaussianKL(head: b.head, headGradient: b.scratch.0, rows: rows, latent: latent,
                                               gradientScale: gradientScale)
         ElementwiseLatent.reparameterizeBackward(head: b.head, epsilon: b.epsilon, zGradient: b.zGradient,
                                                  headGradient: b.scratch.0, rows: rows, latent: latent)
-        encoder.backward(batch.pixels, firstWidth: input, second: b.conditions, secondWidth: condition, rows: rows,
+        encoder.backward(batch.pixels, firstWidth: input, second: b.features, secondWidth: feature, rows: rows,
                          outputs: b.encoderOutputs, scratch: b.scratch, firstInputGradient: nil,
+                         secondInputGradient: b.tower.featureGradient, accumulateSecondInputGradient: true,
                          parameters: p, gradients: g)
+        tower.backward(b.conditions, rows: rows, b.tower, scratch: b.scratch, parameters: p, gradients: g)
         return LossTerms(reconstruction: reconstruction, kl: kl)
     }
 
@@ -144,8 +166,10 @@ public final class VariationalAutoencoder: Network {
             let b = prepare(rows: rows)
             pixels.withUnsafeBufferPointer { x in
                 conditions.withUnsafeBufferPointer { c in
+                    let features = tower.forward(c.baseAddress.map { $0 + start * condition }, rows: rows, b.tower,
+                                                 parameters: parameters.baseAddress)
                     encoder.forward(x.baseAddress! + start * input, firstWidth: input,
-                                    second: c.baseAddress.map { $0 + start * condition }, secondWidth: condition,
+                                    second: features, secondWidth: feature,
                                     rows: rows, outputs: b.encoderOutputs, parameters: parameters.baseAddress)
                 }
             }
@@ -166,8 +190,10 @@ public final class VariationalAutoencoder: Network {
             let b = prepare(rows: rows)
             z.withUnsafeBufferPointer { zp in
                 conditions.withUnsafeBufferPointer { c in
+                    let features = tower.forward(c.baseAddress.map { $0 + start * condition }, rows: rows, b.tower,
+                                                 parameters: parameters.baseAddress)
                     decoder.forward(zp.baseAddress! + start * latent, firstWidth: latent,
-                                    second: c.baseAddress.map { $0 + start * condition }, secondWidth: condition,
+                                    second: features, secondWidth: feature,
                                     rows: rows, outputs: b.decoderOutputs, parameters: parameters.baseAddress)
                 }
             }
