@@ -18,26 +18,13 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 }
 let iterationLimit = Int(option("--iterations", 1_000_000))
 let secondsLimit = option("--seconds", 60)
-var rng = SplitMix(seed: UInt64(option("--seed", Double(UInt32.random(in: 0...UInt32.max)))))
+var rng = SplitMix64(seed: UInt64(option("--seed", Double(UInt32.random(in: 0...UInt32.max)))))
 guard arguments.count == 2 else {
     print("usage: fuzz-readers SEED_DIR WORK_DIR [--iterations N] [--seconds S] [--seed X]")
     exit(2)
 }
 let seedDirectory = arguments[0], workDirectory = arguments[1]
 
-/// A tiny deterministic generator, so a failing seed can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
-}
 
 /// CRC-32 (the checkpoint trailer's polynomial), so some mutants are re-sealed and reach the deeper checks.
 @MainActor func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {

@@ -34,7 +34,7 @@ struct GEMMTests {
 
     @Test("fast GEMM matches the naive reference", arguments: Form.allCases, [false, true])
     func matchesReference(form: Form, accumulate: Bool) {
-        var rng = GEMMTestRandom(seed: 0x5EED_0000 + UInt64(Form.allCases.firstIndex(of: form)!) * 2 + (accumulate ? 1 : 0))
+        var rng = SplitMix64(seed: 0x5EED_0000 + UInt64(Form.allCases.firstIndex(of: form)!) * 2 + (accumulate ? 1 : 0))
         var failures = 0
         for (m, n, k) in Self.shapes {
             let worst = Self.compare(form: form, m: m, n: n, k: k, accumulate: accumulate, rng: &rng)
@@ -57,11 +57,11 @@ struct GEMMTests {
 
     /// Largest |fast − reference| / bound over all entries; also checks that overwriting ignores
     /// the previous contents (C starts as NaN) and that nothing past C is written.
-    static func compare(form: Form, m: Int, n: Int, k: Int, accumulate: Bool, rng: inout GEMMTestRandom) -> Double {
-        let a = (0..<m * k).map { _ in rng.nextFloat() }
-        let b = (0..<k * n).map { _ in rng.nextFloat() }
+    static func compare(form: Form, m: Int, n: Int, k: Int, accumulate: Bool, rng: inout SplitMix64) -> Double {
+        let a = (0..<m * k).map { _ in rng.nextSignedUnitFloat() }
+        let b = (0..<k * n).map { _ in rng.nextSignedUnitFloat() }
         let guardCount = 19, sentinel: Float = 12345
-        let start = (0..<m * n).map { _ in accumulate ? rng.nextFloat() : Float.nan }
+        let start = (0..<m * n).map { _ in accumulate ? rng.nextSignedUnitFloat() : Float.nan }
         var fast = start + [Float](repeating: sentinel, count: guardCount)
         var reference = start
         run(form, a, b, &fast, m: m, n: n, k: k, accumulate: accumulate, reference: false)
@@ -100,17 +100,3 @@ struct GEMMTests {
     }
 }
 
-/// Seeded generator for reproducible test inputs (SplitMix64, Steele et al. 2014).
-struct GEMMTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func nextFloat() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }
-}

@@ -132,7 +132,7 @@ struct IDXReaderTests {
 
     @Test func randomBytesNeverCrash() {
         defer { DataTestSupport.removeDirectory(directory) }
-        var generator = DataFuzzGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for trial in 0..<300 {
             let count = Int(generator.next() % 64) + 1
             var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -177,15 +177,3 @@ struct IDXReaderTests {
     }
 }
 
-/// A tiny deterministic generator for fuzz inputs (DataFuzzGenerator).
-struct DataFuzzGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
