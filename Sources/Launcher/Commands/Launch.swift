@@ -68,9 +68,6 @@ struct Launch: ParsableCommand {
         var arguments = ["-np", String(ranks)]
         if ranks > cores { arguments.append("--oversubscribe") }
         if isRoot { arguments.append("--allow-run-as-root") }
-        // On Ctrl-C/SIGTERM mpirun gives ranks 1 s before SIGKILL by default: too little for rank 0 to write
-        // its final checkpoint of a large model. A second Ctrl-C still ends the job at once.
-        arguments += ["--mca", "odls_base_sigkill_timeout", "30"]
         arguments += extra
         arguments.append(program)
         arguments += programArguments
