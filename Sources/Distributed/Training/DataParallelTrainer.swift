@@ -349,9 +349,13 @@ public final class DataParallelTrainer {
     /// FNV-1a over the training images and labels: ranks with other data disagree on it.
     static func fingerprint(_ split: DataSplit) -> UInt64 {
         var hash = fnv1a(split.labels)
-        hash = split.images.pixels.withUnsafeBufferPointer { FlatBuffer.checksum(
+        // The pixels as 32-bit words through the fast checksum, then the 0–3 bytes that do not fill a word.
+        let pixels = split.images.pixels
+        let words = pixels.count / 4
+        hash = pixels.withUnsafeBufferPointer { FlatBuffer.checksum(
             UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: Float.self),
-                                count: $0.count / 4)) } ^ hash &* 31
+                                count: words)) } ^ hash &* 31
+        hash = fnv1a(pixels[(words * 4)...], seed: hash)
         return hash ^ UInt64(split.count) &* 0x9e37_79b9_7f4a_7c15
     }
 }

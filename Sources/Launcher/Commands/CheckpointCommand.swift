@@ -17,7 +17,7 @@ struct CheckpointCommand: ParsableCommand {
         var checkpoint: String
 
         func run() throws {
-            let loaded = try TrainingCheckpoint(path: try Sample.resolve(checkpoint))
+            let loaded = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(checkpoint))
             let m = loaded.metadata
             print("\(loaded.path): valid")
             print("model \(m.config.model.rawValue), arch \(try m.networkSpec().architecture), \(m.parameterCount) parameters, trained on \(m.dataset)")
@@ -46,8 +46,8 @@ struct CheckpointCommand: ParsableCommand {
         }
 
         func run() throws {
-            let a = try TrainingCheckpoint(path: try Sample.resolve(first))
-            let b = try TrainingCheckpoint(path: try Sample.resolve(second))
+            let a = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(first))
+            let b = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(second))
             guard a.parameters.count == b.parameters.count else {
                 throw TrainingError("\(a.path) has \(a.parameters.count) parameters, \(b.path) has \(b.parameters.count)")
             }

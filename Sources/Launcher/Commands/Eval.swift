@@ -41,7 +41,7 @@ struct Eval: ParsableCommand {
             var bytes: [UInt8] = []
             var path = ""
             try world.collectively {
-                path = try Sample.resolve(checkpoint)
+                path = try CheckpointDirectory.resolve(checkpoint)
                 if world.isRoot { bytes = try CheckpointFile.readBytes(path: path) }
             }
             try world.broadcast(bytes: &bytes, root: 0)

@@ -37,7 +37,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try TrainingCheckpoint(path: try Sample.resolve(checkpoint))
+        let loaded = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(checkpoint))
         let (network, parameters) = try loaded.restoreNetwork()
         let rows = loaded.metadata.imageRows, cols = loaded.metadata.imageCols
         var conditions: [Float] = []
@@ -56,25 +56,6 @@ struct Sample: ParsableCommand {
         try PNG.write(to: out, image: ImageGrid.tile(images: images, count: count, height: rows, width: cols,
                                                     rows: shape.rows, cols: shape.cols, border: 1, scale: scale))
         print("vae-dist: wrote \(count) samples to \(out)")
-    }
-
-    /// A file, `<dir>/latest`, or a directory's newest checkpoint.
-    static func resolve(_ path: String) throws -> String {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            guard let newest = try CheckpointDirectory(path: path).newest() else {
-                throw TrainingError("\(path): the directory holds no complete checkpoint")
-            }
-            return newest
-        }
-        if (path as NSString).lastPathComponent == CheckpointDirectory.latestFileName {
-            let directory = (path as NSString).deletingLastPathComponent
-            guard let newest = try CheckpointDirectory(path: directory.isEmpty ? "." : directory).newest() else {
-                throw TrainingError("\(path): no complete checkpoint next to it")
-            }
-            return newest
-        }
-        return path
     }
 }
 

@@ -118,7 +118,7 @@ struct Train: ParsableCommand {
             // Rank 0 fetches a missing known data set first; then every rank loads from its own disk.
             let loadedByRoot = try world.collectively { world.isRoot ? try data.load(downloadIfMissing: true) : nil }
             let dataset = try world.collectively { try loadedByRoot ?? data.load() }
-            let checkpoint = try resume.map { path in try world.collectively { try Train.resolveCheckpoint(path) } }
+            let checkpoint = try resume.map { path in try world.collectively { try CheckpointDirectory.resolve(path) } }
             // Rank 0 picks the run directory and checks it is writable before anyone trains.
             var directoryBytes: [UInt8] = []
             if world.isRoot {
@@ -147,19 +147,6 @@ struct Train: ParsableCommand {
             try trainer.verifyReplicasInSync()
             if world.isRoot { print("vae-dist: done; newest checkpoint in \(directory)") }
         }
-    }
-
-    /// A checkpoint file, or a run directory's newest complete checkpoint.
-    static func resolveCheckpoint(_ path: String) throws -> String {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw TrainingError("--resume \(path): no such file or directory")
-        }
-        guard isDirectory.boolValue else { return path }
-        guard let newest = try CheckpointDirectory(path: path).newest() else {
-            throw TrainingError("--resume \(path): the directory holds no complete checkpoint")
-        }
-        return newest
     }
 
     static func defaultRunDirectory(model: ModelChoice, dataset: String) -> String {

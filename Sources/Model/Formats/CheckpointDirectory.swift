@@ -79,6 +79,27 @@ public struct CheckpointDirectory: Sendable {
 
     /// Deletes all but the newest `keep` checkpoints, never the one `latest` names. Also removes temporary files
     /// left by a crash in the middle of a write.
+    /// What users may name as "a checkpoint": a checkpoint file, a run directory (its newest complete
+    /// checkpoint) or `<run>/latest` (the same). A path that does not exist is returned as is, so reading it
+    /// gives the reader's own error.
+    public static func resolve(_ path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let directory: String
+        if exists && isDirectory.boolValue {
+            directory = path
+        } else if (path as NSString).lastPathComponent == latestFileName {
+            let parent = (path as NSString).deletingLastPathComponent
+            directory = parent.isEmpty ? "." : parent
+        } else {
+            return path
+        }
+        guard let newest = try CheckpointDirectory(path: directory).newest() else {
+            throw FileFormatError(path, "the directory holds no complete checkpoint")
+        }
+        return newest
+    }
+
     public func prune(keep: Int) throws {
         let all = try checkpoints()
         let pointer = (try? String(contentsOfFile: path + "/" + Self.latestFileName, encoding: .utf8))?
