@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// Runs `body` with the world communicator and turns any thrown error into ONE line on standard error
 /// and a non-zero exit of the WHOLE job. With more than one rank, the rank that cannot go on calls
@@ -22,7 +23,7 @@ public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
         exit(1)
     } catch let stopped as StoppedBySignal {
         if world.isRoot { printError("vae-dist: \(stopped)") }
-        exit(128 + stopped.signal)
+        exitWithoutWaitingForMPI(code: 128 + stopped.signal)
     } catch {
         let prefix = world.size > 1 ? "vae-dist: error (rank \(world.rank) of \(world.size)): " : "vae-dist: error: "
         if world.size > 1 {
@@ -31,4 +32,17 @@ public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
         printError(prefix + "\(error)")
         exit(1)
     }
+}
+
+/// Exits with `code`, finalizing MPI if that is quick. When `mpirun` itself was signalled it is tearing the
+/// job down: `MPI_Finalize` then never returns, and the rank, which has already written its checkpoint and
+/// said why it stops, would sit there until mpirun's SIGKILL turns its exit status into a kill. So a
+/// detached thread ends the process after `grace` seconds whatever MPI is doing.
+private func exitWithoutWaitingForMPI(code: Int32, grace: TimeInterval = 0.25) -> Never {
+    fflush(nil)
+    Thread.detachNewThread {
+        Thread.sleep(forTimeInterval: grace)
+        _exit(code)
+    }
+    exit(code)
 }

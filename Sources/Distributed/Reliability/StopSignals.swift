@@ -11,9 +11,10 @@ private let pendingStopSignal = Atomic<Int32>(0)
 /// step, rank 0 writes a final checkpoint, and the job exits with 128 + the signal's number.
 ///
 /// A second signal while the first is pending ends the process at once (the default action), so an
-/// impatient Ctrl-C still works. `mpirun` forwards SIGINT/SIGTERM to every rank as SIGTERM and sends
-/// SIGKILL `odls_base_sigkill_timeout` seconds later (Open MPI default: 1 s) — see the README for
-/// raising it when checkpoints are large; Slurm waits `KillWait` (default 30 s).
+/// impatient Ctrl-C still works. A signalled `mpirun` sends every rank SIGCONT, SIGTERM
+/// `odls_base_sigkill_timeout` seconds later and SIGKILL after as many again (Open MPI default: 1 s) — see
+/// the README for raising it when checkpoints are large; Slurm waits `KillWait` (default 30 s). Meanwhile
+/// mpirun tears the job down, so after stopping a rank does not wait for `MPI_Finalize` (see `runOnWorld`).
 public enum StopSignals {
     /// Installs the handlers (idempotent).
     public static func install() {
