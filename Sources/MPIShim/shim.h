@@ -25,5 +25,8 @@ static inline int shim_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline int shim_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline int shim_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
 static inline int shim_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int shim_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+static inline MPI_Info shim_info_null(void) { return MPI_INFO_NULL; }
+static inline int shim_mode_nocheck(void) { return MPI_MODE_NOCHECK; }
 
 #endif

@@ -166,4 +166,40 @@ import Testing
         #expect(abs(Double(theta2[0]) - expected) < 2e-7)
         #expect(abs(expected - 0.854_441_37) < 1e-7)
     }
+
+    /// The node-shared-memory update: each rank updates its slice with the gradient summed over all ranks'
+    /// buffers in rank order. Slices that tile the parameters must give, bit for bit, the full update on the
+    /// pre-summed gradient (the allreduce path; for two sources the sums are the same floats), and leave
+    /// everything outside their slice untouched.
+    @Test(arguments: [1, 2, 3, 4])
+    func adamSummingSlicesEqualsFullUpdateOnSummedGradient(sources count: Int) {
+        let n = 1000
+        let gradients = (0..<count).map { FlatBuffer(uniformArray(n, tag: UInt64(40 + $0), in: -1...1)) }
+        let summed = FlatBuffer(count: n)
+        for i in 0..<n { summed[i] = (1..<count).reduce(gradients[0][i]) { $0 + gradients[$1][i] } }
+        let start = uniformArray(n, tag: 50, in: -1...1)
+        let whole = FlatBuffer(start), sliced = FlatBuffer(start)
+        let wholeAdam = Adam(parameterCount: n, learningRate: 1e-2, weightDecay: 0.01)
+        let slicedAdams = (0..<3).map { _ in Adam(parameterCount: n, learningRate: 1e-2, weightDecay: 0.01) }
+        let bounds = [0, 336, 672, n]  // cache-line multiples, as SharedMemoryExchange cuts them
+        for _ in 1...3 {
+            wholeAdam.update(parameters: whole, gradients: summed)
+            for (part, adam) in slicedAdams.enumerated() {
+                adam.update(parameters: sliced, summing: gradients.map { UnsafePointer($0.baseAddress) },
+                            range: bounds[part]..<bounds[part + 1])
+            }
+        }
+        #expect(whole.toArray() == sliced.toArray())
+        // Each slice's moments are right inside it and untouched (zero) outside.
+        for (part, adam) in slicedAdams.enumerated() {
+            let inside = bounds[part]..<bounds[part + 1]
+            for i in [0, 335, 336, 671, 672, n - 1] {
+                if inside.contains(i) {
+                    #expect(adam.firstMoment[i] == wholeAdam.firstMoment[i] && adam.secondMoment[i] == wholeAdam.secondMoment[i])
+                } else {
+                    #expect(adam.firstMoment[i] == 0 && adam.secondMoment[i] == 0)
+                }
+            }
+        }
+    }
 }

@@ -22,6 +22,28 @@ final class MultiRankChecks {
         check("ranksDisagreeing names the odd rank") { try disagreement() }
         check("barrier waits for the slowest rank") { try barrierWaits() }
         check("invalid root is an error, not a hang") { try invalidRoot() }
+        check("node shared memory: every rank sees every rank's writes after synchronize") { try sharedMemory() }
+    }
+
+    /// Rank r fills its stretch of a shared window with r + 1 (one odd-sized stretch per rank, so stretches
+    /// share cache lines); after `synchronize` every rank reads all of them, for three rounds of new values.
+    private func sharedMemory() throws -> String? {
+        let stretch = 1001
+        guard let memory = try world.nodeSharedMemory(floats: stretch * world.size) else {
+            return "mpirun started every rank on this host, yet no shared window"
+        }
+        if Int(bitPattern: memory.base) % 64 != 0 { return "base \(memory.base) is not 64-byte aligned" }
+        for round in 0..<3 {
+            for i in 0..<stretch { memory.base[world.rank * stretch + i] = Float(world.rank + 1 + 10 * round) }
+            try memory.synchronize()
+            for r in 0..<world.size {
+                for i in [0, stretch / 2, stretch - 1] where memory.base[r * stretch + i] != Float(r + 1 + 10 * round) {
+                    return "round \(round): float \(i) of rank \(r)'s stretch is \(memory.base[r * stretch + i])"
+                }
+            }
+            try memory.synchronize()  // everyone has read before anyone writes the next round
+        }
+        return nil
     }
 
     private func check(_ name: String, _ body: () throws -> String?) {

@@ -31,9 +31,14 @@ public protocol Communicator: AnyObject {
     func barrier() throws
     /// Ends every rank of the job with `code` after printing `message` on standard error.
     func abort(message: String, code: Int32) -> Never
+    /// Collective: a window of memory all ranks map, this rank owning `floats` of it, or nil when the ranks
+    /// do not all share one node (see `NodeSharedMemory`). Default: nil.
+    func nodeSharedMemory(floats: Int) throws -> NodeSharedMemory?
 }
 
 extension Communicator {
+    public func nodeSharedMemory(floats: Int) throws -> NodeSharedMemory? { nil }
+
     /// `true` on the rank that writes files and prints progress.
     public var isRoot: Bool { rank == 0 }
 

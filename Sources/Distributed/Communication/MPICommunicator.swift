@@ -22,7 +22,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public let rank: Int
     public let size: Int
-    private let comm: MPI_Comm
+    let comm: MPI_Comm
 
     private init() throws {
         var provided: Int32 = 0

@@ -7,9 +7,10 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// The data-parallel training loop (DESIGN.md, "Data flow"): every rank holds a replica, trains on its
-/// slice of each global batch, the ranks sum gradients with one allreduce per step, and every rank
-/// applies the identical Adam update. Rank 0 writes checkpoints, metrics and images.
+/// The data-parallel training loop (DESIGN.md, "Data flow"): every rank trains on its slice of each global
+/// batch, the ranks sum their gradients and apply one identical Adam update per step — by an allreduce
+/// and a replica per rank, or through one node-shared parameter copy (`GradientExchange`). Rank 0 writes
+/// checkpoints, metrics and images.
 public final class DataParallelTrainer {
     public let config: TrainingConfig
     /// `config`'s epochs and step limit; may be extended between calls to `run()`.
@@ -17,9 +18,14 @@ public final class DataParallelTrainer {
     public let dataset: Dataset
     public let world: any Communicator
     public let network: any Network
-    public let parameters: FlatBuffer
-    public let gradients: FlatBuffer
-    public let adam: Adam
+    public var parameters: FlatBuffer { exchange.parameters }
+    public var gradients: FlatBuffer { exchange.gradients }
+    public var adam: Adam { exchange.adam }
+    /// The gradient exchange in effect (`.allreduce` or `.sharedMemory`).
+    public var gradientExchange: GradientExchangeMode { exchange.mode }
+    private let exchange: any GradientExchange
+    /// Why this exchange: what `--gradient-exchange auto` measured, or that it was asked for.
+    public let exchangeChoice: String
     public let sampler: ShardSampler
     /// Where rank 0 writes checkpoints, `metrics.jsonl` and images; nil writes nothing.
     public let runDirectory: String?
@@ -55,7 +61,7 @@ public final class DataParallelTrainer {
     /// starts from rank 0's parameters — freshly initialized, or `resume`'s checkpoint (read by rank 0,
     /// broadcast to all).
     public init(config: TrainingConfig, dataset: Dataset, world: any Communicator,
-                runDirectory: String?, resume: String? = nil) throws {
+                runDirectory: String?, resume: String? = nil, gradientExchange: GradientExchangeMode = .auto) throws {
         self.config = config
         self.schedule = (config.epochs, config.maxSteps)
         self.dataset = dataset
@@ -64,10 +70,6 @@ public final class DataParallelTrainer {
         let imageWidth = dataset.train.images.cols
         let spec = try config.networkSpec(inputSize: dataset.train.featureCount, imageWidth: imageWidth)
         network = makeNetwork(spec, seed: config.seed)
-        parameters = network.makeParameters()
-        gradients = FlatBuffer(count: network.layout.count)
-        adam = Adam(parameterCount: network.layout.count, learningRate: config.learningRate,
-                    weightDecay: config.weightDecay)
         sampler = ShardSampler(exampleCount: dataset.train.count, globalBatch: config.globalBatch,
                                seed: config.seed, keepPartialBatch: config.keepPartialBatch)
         dataFingerprint = DataParallelTrainer.fingerprint(dataset.train)
@@ -81,11 +83,29 @@ public final class DataParallelTrainer {
         guard sampler.stepsPerEpoch > 0 else {
             throw TrainingError("--batch-size \(config.globalBatch) is larger than the \(dataset.train.count) training examples")
         }
-        try requireAgreement(config.trajectoryHash(dataFingerprint: dataFingerprint),
-                             what: "configuration or training data")
-        if let resume { try restore(from: resume) }
+        try Self.requireAgreement(config.trajectoryHash(dataFingerprint: dataFingerprint),
+                                  what: "configuration or training data", world: world)
+        try Self.requireAgreement(fnv1a(Array(gradientExchange.rawValue.utf8)), what: "--gradient-exchange", world: world)
+        var restored: TrainingCheckpoint?
+        if let resume {
+            restored = try Self.readCheckpoint(resume, config: config, network: network,
+                                               dataFingerprint: dataFingerprint, world: world)
+        }
+        let resumedMode = restored?.metadata.gradientExchange.flatMap(GradientExchangeMode.init(rawValue:))
+        (exchange, exchangeChoice) = try makeGradientExchange(
+            gradientExchange, resumed: resumedMode, parameterCount: network.layout.count, world: world,
+            learningRate: config.learningRate, weightDecay: config.weightDecay)
+        if let restored { resumeTrajectory(at: restored.metadata) }
         // Rank 0's parameters are the truth: identical init on every rank is likely, but not assumed.
-        try parameters.withUnsafeMutableBufferPointer { try world.broadcast($0, root: 0) }
+        try exchange.publish { [network, exchange] in
+            if let restored {
+                exchange.parameters.assign(restored.parameters)
+                exchange.adam.firstMoment.assign(restored.adamFirstMoment)
+                exchange.adam.secondMoment.assign(restored.adamSecondMoment)
+            } else {
+                network.initializeParameters(exchange.parameters)
+            }
+        }
     }
 
     // MARK: Training
@@ -196,26 +216,23 @@ public final class DataParallelTrainer {
         // after the allreduce and all stop together instead of some waiting in the next collective.
         let injectedNaN = fault?.applies(.nan, rank: world.rank, step: stepNumber) ?? false
         if !terms.total.isFinite || injectedNaN { gradients[0] = .nan }
-        let reduceStart = DispatchTime.now().uptimeNanoseconds
         watchdog?.enter(.gradientAllreduce, step: stepNumber)
-        try gradients.withUnsafeMutableBufferPointer { try world.allreduceSum($0) }
+        let outcome = try exchange.reduceAndUpdate()
         watchdog?.enter(.compute, step: stepNumber)
-        let reduceEnd = DispatchTime.now().uptimeNanoseconds
-        guard gradients[0].isFinite else {
+        guard outcome.finite else {
             // Every rank sees the poisoned sum, so all throw the same agreed failure; rank 0 names the checkpoint.
             let kept = world.isRoot ? (try? checkpoints?.newest()).flatMap { $0 } : nil
             throw AgreedFailure("the loss or its gradient became NaN/Inf at epoch \(epoch + 1), step \(stepInEpoch + 1) "
                 + "(global step \(stepNumber)); stopping without saving. Try a lower --lr."
                 + (kept.map { " The last good checkpoint is kept: \($0)" } ?? ""))
         }
-        adam.update(parameters: parameters, gradients: gradients)
-        if fault?.applies(.drift, rank: world.rank, step: stepNumber) ?? false { parameters[0] += 1e-3 }
+        if exchange.hasReplicas && fault?.applies(.drift, rank: world.rank, step: stepNumber) ?? false { parameters[0] += 1e-3 }
         epochTotals.add(terms, examples: count)
         stepInEpoch += 1
         globalStep += 1
         let end = DispatchTime.now().uptimeNanoseconds
         timer.stepNanoseconds += end - start
-        timer.allreduceNanoseconds += reduceEnd - reduceStart
+        timer.allreduceNanoseconds += outcome.exchangeNanoseconds
         timer.steps += 1
     }
 
@@ -258,7 +275,7 @@ public final class DataParallelTrainer {
     // MARK: Agreement, checkpoints, resume
 
     /// Every rank contributes `hash`; a rank that differs from rank 0 is named, and all ranks fail together.
-    private func requireAgreement(_ hash: UInt64, what: String) throws {
+    private static func requireAgreement(_ hash: UInt64, what: String, world: any Communicator) throws {
         let odd = try world.ranksDisagreeing(with: hash)
         guard odd.isEmpty else {
             throw AgreedFailure("\(Self.ranksWord(odd)) started with a different \(what) than rank 0; "
@@ -268,7 +285,9 @@ public final class DataParallelTrainer {
 
     /// The parameter checksum of every rank compared with rank 0's: replicas must stay bit-identical, so a
     /// rank whose parameters drifted (a memory fault, a non-deterministic kernel) is named and all ranks stop.
+    /// With a node-shared exchange there is one copy and nothing to compare.
     public func verifyReplicasInSync() throws {
+        guard exchange.hasReplicas else { return }
         let odd = try world.ranksDisagreeing(with: parameters.checksum())
         guard odd.isEmpty else {
             throw AgreedFailure("the parameters of \(Self.ranksWord(odd)) drifted from rank 0's (checksum differs after "
@@ -305,7 +324,8 @@ public final class DataParallelTrainer {
             stepInEpoch: stepInEpoch, globalStep: globalStep, adamStep: adam.step,
             epochReconstruction: sums[0], epochKL: sums[1], epochExamples: Int(sums[2]),
             parameterCount: parameters.count, parameterChecksum: parameters.checksum(),
-            imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols)
+            imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols,
+            gradientExchange: exchange.mode.rawValue)
         do {
             try checkpoints.save(
                 metadata: metadata,
@@ -320,7 +340,10 @@ public final class DataParallelTrainer {
         }
     }
 
-    private func restore(from path: String) throws {
+    /// Rank 0 reads `path` and broadcasts it; every rank checks it against this run. The caller publishes its
+    /// parameters and moments (`GradientExchange.publish`) and takes over its position (`resumeTrajectory`).
+    private static func readCheckpoint(_ path: String, config: TrainingConfig, network: any Network,
+                                       dataFingerprint: UInt64, world: any Communicator) throws -> TrainingCheckpoint {
         // Rank 0 reads the file and broadcasts its bytes: other hosts need not see the same file system.
         // Every rank decodes the same bytes and fails alike: `collectively` turns that into one agreed line.
         var bytes = try world.collectively { world.isRoot ? try CheckpointFile.readBytes(path: path) : [] }
@@ -334,9 +357,12 @@ public final class DataParallelTrainer {
         guard saved.dataFingerprint == dataFingerprint else {
             throw AgreedFailure("\(path): was trained on other data (\(saved.dataset)); resume with the same data set")
         }
-        try world.collectively { try checkpoint.requireCompatible(with: network.spec, parameterCount: parameters.count) }
-        parameters.assign(checkpoint.parameters)
-        adam.restore(firstMoment: checkpoint.adamFirstMoment, secondMoment: checkpoint.adamSecondMoment, step: saved.adamStep)
+        try world.collectively { try checkpoint.requireCompatible(with: network.spec, parameterCount: network.layout.count) }
+        return checkpoint
+    }
+
+    private func resumeTrajectory(at saved: TrainingCheckpointMetadata) {
+        adam.step = saved.adamStep
         epoch = saved.epoch
         stepInEpoch = saved.stepInEpoch
         globalStep = saved.globalStep

@@ -24,10 +24,15 @@ public struct TrainingCheckpointMetadata: Codable, Sendable, Equatable {
     /// Image shape of the training data, so `sample` can rebuild the network without the data set.
     public var imageRows: Int
     public var imageCols: Int
+    /// The gradient exchange the run used (`GradientExchangeMode`'s raw value): `--gradient-exchange auto`
+    /// resumes with the same one, so the floating-point summation order, and the trajectory, stay the same.
+    /// Absent in older checkpoints.
+    public var gradientExchange: String? = nil
 
     public init(config: TrainingConfig, dataset: String, dataFingerprint: UInt64, epoch: Int, stepInEpoch: Int,
                 globalStep: Int, adamStep: Int, epochReconstruction: Double, epochKL: Double, epochExamples: Int,
-                parameterCount: Int, parameterChecksum: UInt64, imageRows: Int, imageCols: Int) {
+                parameterCount: Int, parameterChecksum: UInt64, imageRows: Int, imageCols: Int,
+                gradientExchange: String? = nil) {
         self.config = config
         self.dataset = dataset
         self.dataFingerprint = dataFingerprint
@@ -42,6 +47,7 @@ public struct TrainingCheckpointMetadata: Codable, Sendable, Equatable {
         self.parameterChecksum = parameterChecksum
         self.imageRows = imageRows
         self.imageCols = imageCols
+        self.gradientExchange = gradientExchange
     }
 
     /// The network this checkpoint's parameters belong to.

@@ -24,6 +24,8 @@ struct BenchTrain: ParsableCommand {
     var batchSize = 128
     @Flag(help: "One JSON object per epoch.")
     var json = false
+    @Option(name: .customLong("gradient-exchange"), help: "auto, allreduce or shared-memory (see train --help).")
+    var gradientExchange: GradientExchangeMode = .auto
     @OptionGroup var data: DataOptions
 
     func validate() throws {
@@ -42,8 +44,14 @@ struct BenchTrain: ParsableCommand {
             config.epochs = 1
             config.evaluateEveryEpoch = false
             config.imagesEveryEpoch = false
-            let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: nil)
+            let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: nil,
+                                                  gradientExchange: gradientExchange)
             trainer.log = { _ in }
+            let exchange = trainer.gradientExchange.rawValue
+            if world.isRoot && !json {
+                print("train \(model.rawValue) \(architecture) np=\(world.size): gradient exchange \(exchange)"
+                    + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))"))
+            }
             trainer.showsProgress = false
             var seconds: [Double] = []
             for epoch in 1...epochs {
@@ -54,7 +62,7 @@ struct BenchTrain: ParsableCommand {
                 guard let peaks else { continue }
                 let peakMB = peaks.map { (Double(String(decoding: $0, as: UTF8.self)) ?? 0) / 1e6 }
                 if json {
-                    print(#"{"bench":"train","model":"\#(model.rawValue)","arch":"\#(architecture)","np":\#(world.size),"batch":\#(batchSize),"epoch":\#(epoch),"seconds":\#(metrics.epochSeconds),"samples_per_second":\#(metrics.samplesPerSecond),"allreduce_share":\#(metrics.allreduceShare),"peak_rss_mb":[\#(peakMB.map { String(format: "%.1f", $0) }.joined(separator: ","))]}"#)
+                    print(#"{"bench":"train","model":"\#(model.rawValue)","arch":"\#(architecture)","np":\#(world.size),"batch":\#(batchSize),"epoch":\#(epoch),"seconds":\#(metrics.epochSeconds),"samples_per_second":\#(metrics.samplesPerSecond),"allreduce_share":\#(metrics.allreduceShare),"exchange":"\#(exchange)","peak_rss_mb":[\#(peakMB.map { String(format: "%.1f", $0) }.joined(separator: ","))]}"#)
                 } else {
                     print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, allreduce %.1f%%, peak RSS per rank %@ MB",
                                  model.rawValue, architecture, world.size, batchSize, epoch, metrics.epochSeconds,
@@ -64,8 +72,9 @@ struct BenchTrain: ParsableCommand {
             }
             if world.isRoot && !json && seconds.count > 1 {
                 let warm = seconds.dropFirst().sorted()
+                let median = (warm[(warm.count - 1) / 2] + warm[warm.count / 2]) / 2
                 print(String(format: "train %@ %@ np=%d: median of epochs 2-%d: %.3f s per epoch",
-                             model.rawValue, architecture, world.size, epochs, warm[warm.count / 2]))
+                             model.rawValue, architecture, world.size, epochs, median))
             }
         }
     }

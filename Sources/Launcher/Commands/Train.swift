@@ -60,6 +60,8 @@ struct Train: ParsableCommand {
     var collectiveTimeout = 300.0
     @Option(name: .customLong("check-replicas-every"), help: "Compare every rank's parameter checksum with rank 0's every N steps; 0: only at the end.")
     var checkReplicasEvery = 100
+    @Option(name: .customLong("gradient-exchange"), help: "auto (shared memory when all ranks share one node), allreduce (a replica per rank, any placement), or shared-memory.")
+    var gradientExchange: GradientExchangeMode = .auto
 
     func validate() throws {
         guard epochs >= 1 && epochs <= 1_000_000 else { throw ValidationError("--epochs must be between 1 and 1000000 (got \(epochs)).") }
@@ -130,7 +132,8 @@ struct Train: ParsableCommand {
             try world.collectively { if world.isRoot { try Train.requireWritable(directory) } }
 
             let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
-                                                  runDirectory: directory, resume: checkpoint)
+                                                  runDirectory: directory, resume: checkpoint,
+                                                  gradientExchange: gradientExchange)
             trainer.showsProgress = ProcessInfo.processInfo.environment["VAE_DIST_PROGRESS"] != "0"
             trainer.collectiveTimeout = collectiveTimeout
             trainer.replicaCheckEvery = checkReplicasEvery
@@ -141,6 +144,10 @@ struct Train: ParsableCommand {
                 print("vae-dist: training \(model.rawValue) \(trainer.network.spec.architecture)\(towerText) on \(dataset.name) "
                     + "(\(dataset.train.count) train / \(dataset.test.count) test) with \(world.size) rank\(world.size == 1 ? "" : "s"), "
                     + "global batch \(batchSize), \(trainer.sampler.stepsPerEpoch) steps per epoch → \(directory)")
+                if world.size > 1 {
+                    print("vae-dist: gradient exchange \(trainer.gradientExchange.rawValue)"
+                        + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))"))
+                }
                 if let checkpoint { print("vae-dist: resumed from \(checkpoint) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch)") }
             }
             try trainer.run()
@@ -173,6 +180,7 @@ struct Train: ParsableCommand {
 }
 
 extension ModelChoice: ExpressibleByArgument {}
+extension GradientExchangeMode: ExpressibleByArgument {}
 
 /// Where the data comes from: shared by train, eval and sample.
 struct DataOptions: ParsableArguments {

@@ -27,6 +27,9 @@ public final class FlatBuffer: @unchecked Sendable {
     /// Alignment in bytes that the allocation actually has (64 or 2 MiB).
     public let alignment: Int
 
+    /// Keeps borrowed memory alive (nil when the buffer owns its allocation).
+    private let owner: AnyObject?
+
     /// Size from which a buffer is 2 MiB-aligned and advised to use transparent huge pages.
     public static let hugePageSize = 2 << 20
 
@@ -50,6 +53,17 @@ public final class FlatBuffer: @unchecked Sendable {
         memset(raw!, 0, rounded)
         self.alignment = align
         self.baseAddress = raw!.bindMemory(to: Float.self, capacity: rounded / MemoryLayout<Float>.stride)
+        self.owner = nil
+    }
+
+    /// A view of `count` floats that `owner` allocated and frees (e.g. a node-shared MPI window); the
+    /// buffer keeps `owner` alive. `base` must be 64-byte aligned.
+    public init(borrowing base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        precondition(count >= 0 && Int(bitPattern: base) % 64 == 0, "FlatBuffer: borrowed memory must be 64-byte aligned")
+        self.count = count
+        self.baseAddress = base
+        self.alignment = 64
+        self.owner = owner
     }
 
     /// A buffer holding a copy of `values`.
@@ -60,7 +74,7 @@ public final class FlatBuffer: @unchecked Sendable {
         }
     }
 
-    deinit { free(baseAddress) }
+    deinit { if owner == nil { free(baseAddress) } }
 
     /// The contents as a buffer pointer (read-only use).
     @inlinable

@@ -110,8 +110,13 @@ extension Network {
     /// A freshly allocated, initialized parameter buffer (PyTorch nn.Linear default init from `seed`).
     public func makeParameters() -> FlatBuffer {
         let parameters = FlatBuffer(count: layout.count)
-        layout.initialize(parameters, seed: seed)
+        initializeParameters(parameters)
         return parameters
+    }
+
+    /// Writes the seeded initial parameters into `parameters` (`layout.count` floats).
+    public func initializeParameters(_ parameters: FlatBuffer) {
+        layout.initialize(parameters, seed: seed)
     }
 }
 

@@ -14,15 +14,23 @@ public final class Adam: @unchecked Sendable {
     /// Number of updates applied so far (t of the bias correction; the next update uses t = step + 1).
     public var step: Int
 
-    public init(parameterCount: Int, learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                epsilon: Double = 1e-8, weightDecay: Double = 0) {
+    public convenience init(parameterCount: Int, learningRate: Double = 1e-3, beta1: Double = 0.9,
+                            beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0) {
+        self.init(firstMoment: FlatBuffer(count: parameterCount), secondMoment: FlatBuffer(count: parameterCount),
+                  learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
+    }
+
+    /// Adam over moment buffers the caller provides (zeroed, or restored), e.g. in node-shared memory.
+    public init(firstMoment: FlatBuffer, secondMoment: FlatBuffer, learningRate: Double = 1e-3, beta1: Double = 0.9,
+                beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0) {
+        precondition(firstMoment.count == secondMoment.count, "Adam: moment sizes differ")
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
         self.weightDecay = weightDecay
-        firstMoment = FlatBuffer(count: parameterCount)
-        secondMoment = FlatBuffer(count: parameterCount)
+        self.firstMoment = firstMoment
+        self.secondMoment = secondMoment
         step = 0
     }
 
@@ -35,6 +43,21 @@ public final class Adam: @unchecked Sendable {
             parameters: parameters.baseAddress, gradients: gradients.baseAddress, firstMoment: firstMoment.baseAddress,
             secondMoment: secondMoment.baseAddress, count: parameters.count, learningRate: learningRate, beta1: beta1,
             beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: step)
+    }
+
+    /// One update of `range` only, with the gradient summed over `sources` (every rank's gradient buffer,
+    /// in rank order) in the same pass: the node-shared-memory step, where each rank updates its slice of
+    /// the one parameter copy. Every rank calls it once per step, so `step` advances everywhere alike.
+    public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>], range: Range<Int>) {
+        precondition(parameters.count == firstMoment.count && range.lowerBound >= 0 && range.upperBound <= parameters.count,
+                     "Adam: range \(range) outside \(parameters.count) parameters")
+        step += 1
+        sources.withUnsafeBufferPointer { sources in
+            ElementwiseAdam.update(
+                parameters: parameters.baseAddress, summing: sources, firstMoment: firstMoment.baseAddress,
+                secondMoment: secondMoment.baseAddress, range: range, learningRate: learningRate, beta1: beta1,
+                beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: step)
+        }
     }
 
     /// Restores state from a checkpoint.
