@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Model
 
 /// `vae-dist`: data-parallel variational autoencoders on Open MPI.
@@ -20,8 +21,23 @@ struct VAEDist: ParsableCommand {
     )
 
     /// Every subcommand computes with subnormals flushed to zero (see `FloatingPointEnvironment`).
+    /// Flag errors go through ArgumentParser (message, usage, exit 64); anything a command throws while
+    /// running is one line, `vae-dist: error: ...`, and exit status 1 — the same form training errors have.
     static func main() {
         FloatingPointEnvironment.flushSubnormalsToZero()
-        main(nil)
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            exit(withError: error)  // --help, ValidationError, ExitCode, CleanExit: ArgumentParser's own handling
+        } catch {
+            FileHandle.standardError.write(Data("vae-dist: error: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
     }
 }

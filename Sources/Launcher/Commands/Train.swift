@@ -163,13 +163,28 @@ struct Train: ParsableCommand {
         return "runs/\(model.rawValue)-\(name)-\(formatter.string(from: Date()))"
     }
 
+    /// `mkdir -p` one component at a time, so a failure names the component and the system's reason
+    /// (Foundation's error for a path under a regular file is "NSCocoaErrorDomain error 512"). Nil on success.
+    static func makeDirectories(_ path: String) -> String? {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+            if mkdir(prefix, 0o777) == 0 { continue }
+            let error = errno
+            var status = stat()
+            if error == EEXIST && stat(prefix, &status) == 0 {
+                if status.st_mode & S_IFMT == S_IFDIR { continue }
+                return "\(prefix) is a file, not a directory"
+            }
+            return "\(prefix): \(String(cString: strerror(error)))"
+        }
+        return nil
+    }
+
     /// Creates `directory` and proves a file can be written there, so a bad --out fails before training.
     static func requireWritable(_ directory: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            let cause = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
-            throw TrainingError("--out \(directory): cannot create the run directory (\(cause ?? (error as NSError).localizedDescription))")
+        if let problem = makeDirectories(directory) {
+            throw TrainingError("--out \(directory): cannot create the run directory (\(problem))")
         }
         let probe = directory + "/.write-test-\(getpid())"
         guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
