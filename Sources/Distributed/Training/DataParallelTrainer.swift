@@ -124,8 +124,9 @@ public final class DataParallelTrainer {
             self.watchdog = nil
         }
         var last: EpochMetrics?
+        var timer = EpochTimer()
         while epoch < schedule.epochs && !reachedMaxSteps {
-            var timer = EpochTimer()
+            timer = EpochTimer()
             let permutation = sampler.permutation(epoch: epoch)
             while stepInEpoch < sampler.stepsPerEpoch && !reachedMaxSteps {
                 try step(permutation: permutation, timer: &timer)
@@ -153,6 +154,11 @@ public final class DataParallelTrainer {
             epochTotals = EpochTotals()
             watchdog.enter(.checkpoint, step: globalStep)
             if config.checkpointEvery == 0 || epoch == schedule.epochs { try saveCheckpoint() }
+        }
+        if reachedMaxSteps && stepInEpoch > 0 && timer.steps > 0 {
+            // Stopped inside an epoch: its figures so far, so a short run still reports its loss.
+            watchdog.enter(.epochEnd, step: globalStep)
+            last = try finishEpoch(timer: timer, partialSteps: stepInEpoch)
         }
         watchdog.enter(.checkpoint, step: globalStep)
         if reachedMaxSteps { try saveCheckpoint() }
@@ -237,7 +243,7 @@ public final class DataParallelTrainer {
     }
 
     /// Sums the epoch's loss over ranks, evaluates, and (rank 0) writes the metrics line and images.
-    private func finishEpoch(timer: EpochTimer) throws -> EpochMetrics {
+    private func finishEpoch(timer: EpochTimer, partialSteps: Int? = nil) throws -> EpochMetrics {
         var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples),
                     Double(timer.stepNanoseconds), Double(timer.allreduceNanoseconds)]
         try world.allreduceSum(&sums)
@@ -247,8 +253,8 @@ public final class DataParallelTrainer {
             epoch: epoch + 1, globalStep: globalStep, ranks: world.size,
             trainLoss: (sums[0] + sums[1]) / examples, trainReconstruction: sums[0] / examples, trainKL: sums[1] / examples,
             testLoss: nil, testReconstruction: nil, testKL: nil,
-            epochSeconds: seconds, samplesPerSecond: Double(sampler.stepsPerEpoch * config.globalBatch) / max(seconds, 1e-9),
-            allreduceShare: sums[3] > 0 ? sums[4] / sums[3] : 0)
+            epochSeconds: seconds, samplesPerSecond: Double(timer.steps * config.globalBatch) / max(seconds, 1e-9),
+            allreduceShare: sums[3] > 0 ? sums[4] / sums[3] : 0, partialSteps: partialSteps)
         if config.evaluateEveryEpoch {
             let test = try DistributedEvaluator(network: network, parameters: parameters, world: world)
                 .meanLoss(on: dataset.test)

@@ -17,12 +17,15 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Share of step time spent in the gradient allreduce, averaged over ranks.
     public var allreduceShare: Double
+    /// Set when the run stopped (`--max-steps`) inside this epoch: the steps of it done so far. A resumed
+    /// run later writes the whole epoch's line too.
+    public var partialSteps: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, globalStep = "global_step", ranks, trainLoss = "train_loss"
         case trainReconstruction = "train_reconstruction", trainKL = "train_kl", testLoss = "test_loss"
         case testReconstruction = "test_reconstruction", testKL = "test_kl", epochSeconds = "epoch_seconds"
-        case samplesPerSecond = "samples_per_second", allreduceShare = "allreduce_share"
+        case samplesPerSecond = "samples_per_second", allreduceShare = "allreduce_share", partialSteps = "partial_steps"
     }
 
     /// The JSON line for `metrics.jsonl`.
@@ -34,7 +37,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
 
     /// `epoch 3 | train 262.41 (recon 236.90 + KL 25.51) | test 260.87 | 1.62 s, 37037 samples/s, allreduce 6%`
     public var summaryLine: String {
-        var line = String(format: "epoch %d | train %.2f (recon %.2f + KL %.2f)", epoch, trainLoss, trainReconstruction, trainKL)
+        var line = String(format: "epoch %d", epoch) + (partialSteps.map { " (first \($0) steps)" } ?? "")
+        line += String(format: " | train %.2f (recon %.2f + KL %.2f)", trainLoss, trainReconstruction, trainKL)
         if let testLoss { line += String(format: " | test %.2f", testLoss) }
         line += String(format: " | %.2f s, %.0f samples/s, allreduce %.1f%%", epochSeconds, samplesPerSecond, allreduceShare * 100)
         return line
