@@ -56,10 +56,10 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
     func replicated() -> AllreduceExchange {
         AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay)
     }
-    let fromCheckpoint = mode == .auto && resumed != nil && resumed != .auto
-    let effective = fromCheckpoint ? resumed! : mode
-    let reason = fromCheckpoint ? "auto: as the resumed run" : ""
-    guard effective != .allreduce && world.size > 1 else { return (replicated(), reason) }
+    let resumed = resumed == .auto ? nil : resumed
+    guard mode != .allreduce && world.size > 1 else { return (replicated(), "") }
+    // More than two ranks sum in different orders: a resumed run keeps the exchange it was written with.
+    if mode == .auto && world.size > 2 && resumed == .allreduce { return (replicated(), "auto: as the resumed run") }
     guard let shared = try SharedMemoryExchange(parameterCount: parameterCount, world: world,
                                                 learningRate: learningRate, weightDecay: weightDecay) else {
         if mode == .sharedMemory {
@@ -68,12 +68,19 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
         }
         return (replicated(), "auto: the ranks span several nodes")
     }
-    guard effective == .auto else { return (shared, reason) }
+    if mode == .sharedMemory { return (shared, "") }
+    if world.size > 2 && resumed == .sharedMemory { return (shared, "auto: as the resumed run") }
     let other = replicated()
     let (sharedSeconds, allreduceSeconds) = try timeZeroGradientSteps(shared, other, world: world)
-    let line = String(format: "auto: a step's exchange took %.2f ms through shared memory, %.2f ms by allreduce",
+    var line = String(format: "auto: a step's exchange took %.2f ms through shared memory, %.2f ms by allreduce",
                       sharedSeconds * 1e3, allreduceSeconds * 1e3)
-    return sharedSeconds <= allreduceSeconds ? (shared, line) : (other, line)
+    let preferShared = sharedSeconds <= allreduceSeconds
+    if world.size == 2 {
+        // Two ranks: the exchanges give identical bits, so the choice may follow the machine during the run.
+        line += "; re-checked while training"
+        return (try AdaptiveExchange([shared, other], active: preferShared ? 0 : 1, world: world), line)
+    }
+    return preferShared ? (shared, line) : (other, line)
 }
 
 /// Mean seconds per step of `a` and `b` (averaged over ranks, so every rank gets the same numbers): clear

@@ -60,6 +60,9 @@ final class SharedMemoryExchange: GradientExchange {
         return ExchangeOutcome(finite: true, exchangeNanoseconds: (gathered - start) + (end - updated))
     }
 
+    /// After every rank has written its slice from a replica (`AdaptiveExchange`).
+    func synchronizeForHandOver() throws { try memory.synchronize() }
+
     func publish(_ write: () -> Void) throws {
         if memory.rank == 0 { write() }
         try memory.synchronize()

@@ -47,9 +47,8 @@ struct BenchTrain: ParsableCommand {
             let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: nil,
                                                   gradientExchange: gradientExchange)
             trainer.log = { _ in }
-            let exchange = trainer.gradientExchange.rawValue
             if world.isRoot && !json {
-                print("train \(model.rawValue) \(architecture) np=\(world.size): gradient exchange \(exchange)"
+                print("train \(model.rawValue) \(architecture) np=\(world.size): gradient exchange \(trainer.gradientExchange.rawValue)"
                     + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))"))
             }
             trainer.showsProgress = false
@@ -58,15 +57,16 @@ struct BenchTrain: ParsableCommand {
                 trainer.extendSchedule(epochs: epoch)
                 guard let metrics = try trainer.run() else { continue }
                 seconds.append(metrics.epochSeconds)
+                let exchange = trainer.gradientExchange.rawValue
                 let peaks = try world.gather(bytes: Array(String(PeakMemory.residentBytes()).utf8), root: 0)
                 guard let peaks else { continue }
                 let peakMB = peaks.map { (Double(String(decoding: $0, as: UTF8.self)) ?? 0) / 1e6 }
                 if json {
                     print(#"{"bench":"train","model":"\#(model.rawValue)","arch":"\#(architecture)","np":\#(world.size),"batch":\#(batchSize),"epoch":\#(epoch),"seconds":\#(metrics.epochSeconds),"samples_per_second":\#(metrics.samplesPerSecond),"allreduce_share":\#(metrics.allreduceShare),"exchange":"\#(exchange)","peak_rss_mb":[\#(peakMB.map { String(format: "%.1f", $0) }.joined(separator: ","))]}"#)
                 } else {
-                    print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, allreduce %.1f%%, peak RSS per rank %@ MB",
+                    print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, exchange %.1f%% (%@), peak RSS per rank %@ MB",
                                  model.rawValue, architecture, world.size, batchSize, epoch, metrics.epochSeconds,
-                                 metrics.samplesPerSecond, metrics.allreduceShare * 100,
+                                 metrics.samplesPerSecond, metrics.allreduceShare * 100, exchange,
                                  peakMB.map { String(format: "%.0f", $0) }.joined(separator: "/")))
                 }
             }

@@ -1,0 +1,120 @@
+import Dispatch
+import Foundation
+import Model
+
+/// `--gradient-exchange auto` for two ranks on one node, where the choice can never change a result:
+/// both exchanges add the same two floats per parameter (a + b = b + a exactly), then run the same Adam
+/// kernel, so switching between them mid-run leaves every bit of the trajectory as it was and only
+/// changes the speed. On a VM, which one is faster can flip within seconds (it depends on where the host
+/// puts the vCPUs), so a choice made once at start goes stale.
+///
+/// It keeps both and runs the active one; every `probeEvery` steps it runs `probeSteps` steps on the other
+/// and keeps whichever had the shorter median step (the whole step: forward, backward, exchange, update,
+/// as the ranks agree through one allreduce). Switching copies the parameters and Adam's moments
+/// (a few ms); a lost probe costs a few slow steps, about 1% of the time at worst.
+final class AdaptiveExchange: GradientExchange {
+    private let exchanges: [any GradientExchange]
+    private var active: Int
+    private let world: any Communicator
+    /// Steps between probes, and steps per probe (the first `warmUp` of them not measured).
+    let probeEvery: Int
+    let probeSteps = 6
+    let warmUp = 2
+    /// Test hook (`VAE_DIST_EXCHANGE_SWITCH_EVERY`): switch every this many steps, whatever the timings.
+    private let switchEvery: Int?
+
+    private var step = 0
+    private var probeStart: Int?
+    private var lastStepEnd: UInt64?
+    private var recentActive: [Double] = []
+    private var probeTimes: [Double] = []
+    /// Switches so far (reported by benchmarks).
+    private(set) var switches = 0
+
+    init(_ exchanges: [any GradientExchange], active: Int, world: any Communicator, probeEvery: Int = 400) throws {
+        precondition(exchanges.count == 2 && world.size == 2)
+        self.exchanges = exchanges
+        self.active = active
+        self.world = world
+        self.probeEvery = probeEvery
+        let hook = ProcessInfo.processInfo.environment["VAE_DIST_EXCHANGE_SWITCH_EVERY"]
+        switchEvery = try hook.map {
+            guard let n = Int($0), n > 0 else { throw TrainingError("VAE_DIST_EXCHANGE_SWITCH_EVERY=\($0): not a positive integer") }
+            return n
+        }
+    }
+
+    var mode: GradientExchangeMode { exchanges[active].mode }
+    var parameters: FlatBuffer { exchanges[active].parameters }
+    var gradients: FlatBuffer { exchanges[active].gradients }
+    var adam: Adam { exchanges[active].adam }
+    var hasReplicas: Bool { exchanges[active].hasReplicas }
+
+    func publish(_ write: () -> Void) throws { try exchanges[active].publish(write) }
+
+    func reduceAndUpdate() throws -> ExchangeOutcome {
+        let outcome = try exchanges[active].reduceAndUpdate()
+        guard outcome.finite else { return outcome }
+        step += 1
+        let now = DispatchTime.now().uptimeNanoseconds
+        let period = lastStepEnd.map { Double(now - $0) / 1e9 }
+        lastStepEnd = now
+        if let switchEvery {
+            if step % switchEvery == 0 { try switchTo(1 - active) }
+            return outcome
+        }
+        if let start = probeStart {
+            if step - start > warmUp, let period { probeTimes.append(period) }
+            if step - start >= probeSteps { try finishProbe() }
+        } else {
+            if let period { recentActive.append(period) }
+            if recentActive.count > 16 { recentActive.removeFirst() }
+            if step % probeEvery == 0 && recentActive.count >= 8 {
+                probeStart = step
+                probeTimes = []
+                try switchTo(1 - active)
+            }
+        }
+        return outcome
+    }
+
+    /// Agrees across ranks on the faster of the probed exchange and the one it interrupted.
+    private func finishProbe() throws {
+        var medians = [median(recentActive), median(probeTimes)]
+        try world.allreduceSum(&medians)
+        probeStart = nil
+        recentActive = []
+        if medians[1] >= medians[0] * 0.97 {
+            try switchTo(1 - active)  // the probe lost (or tied): back to the one that was active
+        } else {
+            switches += 1
+        }
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// Hands the parameters, the moments and the step count to `next`, which becomes active. Collective.
+    private func switchTo(_ next: Int) throws {
+        let from = exchanges[active], to = exchanges[next]
+        if let shared = to as? SharedMemoryExchange {
+            // Every rank holds the same replica: each writes its slice of the one shared copy.
+            for (source, target) in [(from.parameters, to.parameters), (from.adam.firstMoment, to.adam.firstMoment),
+                                     (from.adam.secondMoment, to.adam.secondMoment)] {
+                (target.baseAddress + shared.slice.lowerBound).update(from: source.baseAddress + shared.slice.lowerBound,
+                                                                      count: shared.slice.count)
+            }
+            try shared.synchronizeForHandOver()
+        } else {
+            // Out of shared memory: the last step ended with a synchronize, so every slice is complete.
+            to.parameters.copy(from: from.parameters)
+            to.adam.firstMoment.copy(from: from.adam.firstMoment)
+            to.adam.secondMoment.copy(from: from.adam.secondMoment)
+        }
+        to.adam.step = from.adam.step
+        active = next
+        lastStepEnd = nil
+    }
+}
