@@ -16,15 +16,15 @@ public final class CollectiveWatchdog: @unchecked Sendable {
     /// What the training loop is doing. Collectives are the phases where a rank waits for the others.
     public enum Phase: UInt64, Sendable {
         case idle = 0
-        case compute, gradientAllreduce, controlAllreduce, replicaCheck, checkpoint, epochEnd
+        case compute, gradientExchange, controlAllreduce, replicaCheck, checkpoint, epochEnd
 
-        var isCollective: Bool { self == .gradientAllreduce || self == .controlAllreduce || self == .replicaCheck }
+        var isCollective: Bool { self == .gradientExchange || self == .controlAllreduce || self == .replicaCheck }
 
         var words: String {
             switch self {
             case .idle: "idle"
             case .compute: "forward/backward"
-            case .gradientAllreduce: "the gradient allreduce"
+            case .gradientExchange: "the gradient exchange"
             case .controlAllreduce: "the stop-flag allreduce"
             case .replicaCheck: "the replica checksum allgather"
             case .checkpoint: "checkpoint writing"

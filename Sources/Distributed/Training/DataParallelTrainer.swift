@@ -222,7 +222,7 @@ public final class DataParallelTrainer {
         // after the allreduce and all stop together instead of some waiting in the next collective.
         let injectedNaN = fault?.applies(.nan, rank: world.rank, step: stepNumber) ?? false
         if !terms.total.isFinite || injectedNaN { gradients[0] = .nan }
-        watchdog?.enter(.gradientAllreduce, step: stepNumber)
+        watchdog?.enter(.gradientExchange, step: stepNumber)
         let outcome = try exchange.reduceAndUpdate()
         watchdog?.enter(.compute, step: stepNumber)
         guard outcome.finite else {

@@ -15,7 +15,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     /// Wall time of the epoch's training steps on rank 0 (no evaluation, no file writing).
     public var epochSeconds: Double
     public var samplesPerSecond: Double
-    /// Share of step time spent in the gradient allreduce, averaged over ranks.
+    /// Share of step time spent exchanging gradients (allreduce, or waiting at the shared-memory barriers),
+    /// averaged over ranks. JSON key kept as `allreduce_share`.
     public var allreduceShare: Double
     /// Set when the run stopped (`--max-steps`) inside this epoch: the steps of it done so far. A resumed
     /// run later writes the whole epoch's line too.
@@ -35,12 +36,12 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    /// `epoch 3 | train 262.41 (recon 236.90 + KL 25.51) | test 260.87 | 1.62 s, 37037 samples/s, allreduce 6%`
+    /// `epoch 3 | train 262.41 (recon 236.90 + KL 25.51) | test 260.87 | 1.62 s, 37037 samples/s, exchange 6.0%`
     public var summaryLine: String {
         var line = String(format: "epoch %d", epoch) + (partialSteps.map { " (first \($0) steps)" } ?? "")
         line += String(format: " | train %.2f (recon %.2f + KL %.2f)", trainLoss, trainReconstruction, trainKL)
         if let testLoss { line += String(format: " | test %.2f", testLoss) }
-        line += String(format: " | %.2f s, %.0f samples/s, allreduce %.1f%%", epochSeconds, samplesPerSecond, allreduceShare * 100)
+        line += String(format: " | %.2f s, %.0f samples/s, exchange %.1f%%", epochSeconds, samplesPerSecond, allreduceShare * 100)
         return line
     }
 }
