@@ -7,11 +7,12 @@ import Model
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Seconds per epoch, samples/s, allreduce share and peak memory per rank (run under launch/mpirun).",
+        abstract: "Seconds per epoch, samples/s, gradient-exchange share and peak memory per rank (run under launch/mpirun).",
         discussion: """
             Trains for --epochs epochs with nothing written (no evaluation, images or checkpoints) and reports
-            every epoch; the first epoch includes warm-up. scripts/bench/train compares np=1, np=2 and PyTorch.
-            Example: vae-dist launch -n 2 -- bench train --arch deep --epochs 3
+            every epoch with the gradient exchange in effect; the first epoch includes warm-up.
+            scripts/bench/train-vs-pytorch compares np=1, np=2 and PyTorch in one sitting.
+            Example: vae-dist launch -n 2 -- bench train --arch deep --epochs 3 --gradient-exchange allreduce
             """)
 
     @Option(name: .customLong("arch"), help: "classic, deep, or hidden widths.")
