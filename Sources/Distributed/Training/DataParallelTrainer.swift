@@ -357,8 +357,8 @@ public final class DataParallelTrainer {
         let checkpoint = try world.collectively { try TrainingCheckpoint(bytes: bytes, path: path) }
         let saved = checkpoint.metadata
         guard saved.config.trajectoryDescription == config.trajectoryDescription else {
-            throw AgreedFailure("\(path): was trained with \(saved.config.trajectoryDescription); "
-                + "this run asks for \(config.trajectoryDescription). Resume with the same flags.")
+            throw AgreedFailure("\(path): was trained with \(saved.config.flagsDescription); "
+                + "this run asks for \(config.flagsDescription). Resume with the same flags.")
         }
         guard saved.dataFingerprint == dataFingerprint else {
             throw AgreedFailure("\(path): was trained on other data (\(saved.dataset)); resume with the same data set")

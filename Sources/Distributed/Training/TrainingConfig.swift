@@ -151,6 +151,16 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
             + (conditionTower.map { " tower=" + ((try? conditionTowerWidths())?.map(String.init).joined(separator: "-") ?? $0) } ?? "")
     }
 
+    /// The same fields as the flags that set them, for people: `--model vae --arch classic --batch-size 128 ...`.
+    public var flagsDescription: String {
+        var flags = "--model \(model.rawValue) --arch \(architecture)" + (latent.map { " --latent \($0)" } ?? "")
+            + (gaussianSigma.map { " --gaussian-sigma \($0)" } ?? "")
+            + " --batch-size \(globalBatch) --lr \(learningRate) --weight-decay \(weightDecay) --seed \(seed)"
+        if keepPartialBatch { flags += " --keep-partial-batch" }
+        if let conditionTower { flags += " --condition-tower \(conditionTower)" }
+        return flags
+    }
+
     /// A 64-bit FNV-1a hash of `trajectoryDescription` and the training data's fingerprint: ranks compare it
     /// before the first collective, so a rank started with other flags or other data fails fast by number.
     public func trajectoryHash(dataFingerprint: UInt64) -> UInt64 {

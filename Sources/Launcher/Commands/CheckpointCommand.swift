@@ -21,7 +21,8 @@ struct CheckpointCommand: ParsableCommand {
             let m = loaded.metadata
             print("\(loaded.path): valid")
             print("model \(m.config.model.rawValue), arch \(try m.networkSpec().architecture), \(m.parameterCount) parameters, trained on \(m.dataset)")
-            print("epoch \(m.epoch + 1), step \(m.stepInEpoch) in epoch, global step \(m.globalStep); \(m.config.trajectoryDescription)")
+            print("epoch \(m.epoch + 1), step \(m.stepInEpoch) in epoch, global step \(m.globalStep); trained with \(m.config.flagsDescription)"
+                + (m.gradientExchange.map { ", gradient exchange \($0)" } ?? ""))
             print(String(format: "parameter checksum %016llx", m.parameterChecksum))
         }
     }
