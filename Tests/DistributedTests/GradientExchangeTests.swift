@@ -32,4 +32,38 @@ import Testing
         #expect(try !exchange.reduceAndUpdate().finite)
         #expect(exchange.adam.step == 1 && abs(exchange.parameters[4] - 0.9) < 1e-6)
     }
+
+    /// Probes start every `probeEvery` steps once 8 steps of the active exchange are known; the probe's
+    /// warm-up steps are not measured; the medians compare the active exchange's recent steps with the probe's.
+    @Test func probeScheduleMeasuresAndCompares() {
+        var schedule = ExchangeProbeSchedule(probeEvery: 20, probeSteps: 6, warmUp: 2)
+        var actions: [(Int, ExchangeProbeSchedule.Action)] = []
+        for step in 1...40 {
+            // Active exchange: 3 ms steps (one outlier); probe (steps 21–26): 2 ms, after two 50 ms warm-up steps.
+            let seconds: Double? = switch step {
+            case 1: nil
+            case 15: 0.5
+            case 21, 22: 0.050
+            case 23...26: 0.002
+            default: 0.003
+            }
+            let action = schedule.record(step: step, seconds: seconds)
+            if action != .none { actions.append((step, action)) }
+        }
+        #expect(actions.count == 3)
+        #expect(actions[0].0 == 20 && actions[0].1 == .startProbe)
+        #expect(actions[1].0 == 26 && actions[1].1 == .finishProbe(activeMedian: 0.003, probeMedian: 0.002))
+        #expect(actions[2].0 == 40 && actions[2].1 == .startProbe)  // 14 new samples since: enough
+        #expect(ExchangeProbeSchedule.keepsProbed(activeMedian: 0.003, probeMedian: 0.002))
+        #expect(!ExchangeProbeSchedule.keepsProbed(activeMedian: 0.003, probeMedian: 0.00295))  // within 3%: stay
+        #expect(!ExchangeProbeSchedule.keepsProbed(activeMedian: 0.002, probeMedian: 0.003))
+    }
+
+    /// No probe before 8 measured steps of the active exchange, even at a probe boundary.
+    @Test func probeWaitsForEnoughSamples() {
+        var schedule = ExchangeProbeSchedule(probeEvery: 5, probeSteps: 3, warmUp: 1)
+        let actions = (1...16).map { schedule.record(step: $0, seconds: $0 <= 3 ? nil : 0.001) }
+        // Steps 5 and 10 are boundaries with 2 and 7 samples (steps 4–10); step 15 has 12.
+        #expect(actions.firstIndex(of: .startProbe) == 14)
+    }
 }

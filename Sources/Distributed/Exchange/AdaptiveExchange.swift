@@ -8,35 +8,27 @@ import Model
 /// changes the speed. On a VM, which one is faster can flip within seconds (it depends on where the host
 /// puts the vCPUs), so a choice made once at start goes stale.
 ///
-/// It keeps both and runs the active one; every `probeEvery` steps it runs `probeSteps` steps on the other
-/// and keeps whichever had the shorter median step (the whole step: forward, backward, exchange, update,
-/// as the ranks agree through one allreduce). Switching copies the parameters and Adam's moments
+/// It keeps both and runs the active one; every 400 steps it runs 6 steps on the other and keeps whichever
+/// had the shorter median step (the whole step: forward, backward, exchange, update), as the ranks agree
+/// through one allreduce (`ExchangeProbeSchedule`). Switching copies the parameters and Adam's moments
 /// (a few ms); a lost probe costs a few slow steps, about 1% of the time at worst.
 final class AdaptiveExchange: GradientExchange {
     private let exchanges: [any GradientExchange]
     private var active: Int
     private let world: any Communicator
-    /// Steps between probes, and steps per probe (the first `warmUp` of them not measured).
-    let probeEvery: Int
-    let probeSteps = 6
-    let warmUp = 2
+    private var schedule: ExchangeProbeSchedule
     /// Test hook (`VAE_DIST_EXCHANGE_SWITCH_EVERY`): switch every this many steps, whatever the timings.
     private let switchEvery: Int?
-
     private var step = 0
-    private var probeStart: Int?
     private var lastStepEnd: UInt64?
-    private var recentActive: [Double] = []
-    private var probeTimes: [Double] = []
-    /// Switches so far (reported by benchmarks).
-    private(set) var switches = 0
 
-    init(_ exchanges: [any GradientExchange], active: Int, world: any Communicator, probeEvery: Int = 400) throws {
+    init(_ exchanges: [any GradientExchange], active: Int, world: any Communicator,
+         schedule: ExchangeProbeSchedule = ExchangeProbeSchedule()) throws {
         precondition(exchanges.count == 2 && world.size == 2)
         self.exchanges = exchanges
         self.active = active
         self.world = world
-        self.probeEvery = probeEvery
+        self.schedule = schedule
         let hook = ProcessInfo.processInfo.environment["VAE_DIST_EXCHANGE_SWITCH_EVERY"]
         switchEvery = try hook.map {
             guard let n = Int($0), n > 0 else { throw TrainingError("VAE_DIST_EXCHANGE_SWITCH_EVERY=\($0): not a positive integer") }
@@ -57,43 +49,26 @@ final class AdaptiveExchange: GradientExchange {
         guard outcome.finite else { return outcome }
         step += 1
         let now = DispatchTime.now().uptimeNanoseconds
-        let period = lastStepEnd.map { Double(now - $0) / 1e9 }
+        let seconds = lastStepEnd.map { Double(now - $0) / 1e9 }
         lastStepEnd = now
         if let switchEvery {
             if step % switchEvery == 0 { try switchTo(1 - active) }
             return outcome
         }
-        if let start = probeStart {
-            if step - start > warmUp, let period { probeTimes.append(period) }
-            if step - start >= probeSteps { try finishProbe() }
-        } else {
-            if let period { recentActive.append(period) }
-            if recentActive.count > 16 { recentActive.removeFirst() }
-            if step % probeEvery == 0 && recentActive.count >= 8 {
-                probeStart = step
-                probeTimes = []
-                try switchTo(1 - active)
+        switch schedule.record(step: step, seconds: seconds) {
+        case .none:
+            break
+        case .startProbe:
+            try switchTo(1 - active)
+        case .finishProbe(let activeMedian, let probeMedian):
+            // Every rank must decide alike: the decision uses the medians summed over ranks.
+            var medians = [activeMedian, probeMedian]
+            try world.allreduceSum(&medians)
+            if !ExchangeProbeSchedule.keepsProbed(activeMedian: medians[0], probeMedian: medians[1]) {
+                try switchTo(1 - active)  // back to the exchange the probe interrupted
             }
         }
         return outcome
-    }
-
-    /// Agrees across ranks on the faster of the probed exchange and the one it interrupted.
-    private func finishProbe() throws {
-        var medians = [median(recentActive), median(probeTimes)]
-        try world.allreduceSum(&medians)
-        probeStart = nil
-        recentActive = []
-        if medians[1] >= medians[0] * 0.97 {
-            try switchTo(1 - active)  // the probe lost (or tied): back to the one that was active
-        } else {
-            switches += 1
-        }
-    }
-
-    private func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
     }
 
     /// Hands the parameters, the moments and the step count to `next`, which becomes active. Collective.
