@@ -1,3 +1,4 @@
+import Foundation
 import MPIShim
 #if canImport(Glibc)
 import Glibc
@@ -43,9 +44,17 @@ public final class NodeSharedMemory: @unchecked Sendable {
     }
 }
 
+/// The node's shared-memory file system lacks room for the window; every rank throws it alike.
+public struct SharedMemoryUnavailable: Error, CustomStringConvertible {
+    public let description: String
+}
+
 extension MPICommunicator {
     /// `floats` zeroed floats that all ranks map (collective), or nil when the ranks do not all share one
     /// node's memory — then there is no single memory to share, and callers use messages (allreduce).
+    /// Throws `SharedMemoryUnavailable` (on every rank) when the directory Open MPI backs windows with
+    /// (`/dev/shm`, or `$OMPI_MCA_osc_sm_backing_directory`) has too little room: a container's 64 MB
+    /// `/dev/shm` is smaller than a deep model's window, and a full tmpfs answers a write with SIGBUS.
     public func nodeSharedMemory(floats: Int) throws -> NodeSharedMemory? {
         var node: MPI_Comm? = nil
         try MPICommunicator.check(MPI_Comm_split_type(comm, shim_comm_type_shared(), Int32(rank), shim_info_null(), &node),
@@ -53,17 +62,23 @@ extension MPICommunicator {
         guard let node else { throw CommunicatorError("MPI_Comm_split_type returned no communicator") }
         var nodeSize: Int32 = 0
         try MPICommunicator.check(MPI_Comm_size(node, &nodeSize), "MPI_Comm_size")
-        // Every rank learns whether all of them share one node (a rank on another host makes it false everywhere).
-        var ranksElsewhere: [Double] = [Int(nodeSize) == size ? 0 : 1]
-        try allreduceSum(&ranksElsewhere)
-        guard ranksElsewhere[0] == 0 else {
-            var unused: MPI_Comm? = node
-            MPI_Comm_free(&unused)
-            return nil
-        }
         // Rank 0 allocates it all, with a cache line of slack: Open MPI does not align the segment to one.
         let alignment = 64
         let bytes = max(floats, 1) * MemoryLayout<Float>.stride + alignment
+        // Every rank learns whether all of them share one node (a rank on another host makes it false
+        // everywhere) and whether rank 0's backing directory has room (with 32 MiB left for Open MPI's own).
+        let directory = ProcessInfo.processInfo.environment["OMPI_MCA_osc_sm_backing_directory"] ?? "/dev/shm"
+        var verdict: [Double] = [Int(nodeSize) == size ? 0 : 1, 0]
+        if rank == 0, let free = Self.freeBytes(directory), free < bytes + (32 << 20) { verdict[1] = Double(free) + 1 }
+        try allreduceSum(&verdict)
+        guard verdict[0] == 0 && verdict[1] == 0 else {
+            var unused: MPI_Comm? = node
+            MPI_Comm_free(&unused)
+            if verdict[0] != 0 { return nil }
+            throw SharedMemoryUnavailable(description: String(
+                format: "%@ has %.0f MB free; a shared window of %.0f MB (plus Open MPI's own) does not fit",
+                directory, (verdict[1] - 1) / 1e6, Double(bytes) / 1e6))
+        }
         var base: UnsafeMutableRawPointer? = nil
         var window: MPI_Win? = nil
         try MPICommunicator.check(
@@ -86,5 +101,12 @@ extension MPICommunicator {
         let memory = NodeSharedMemory(window: window, node: node, rank: rank, size: size, base: floatsBase, count: floats)
         try memory.synchronize()
         return memory
+    }
+
+    /// Bytes an unprivileged process may still write under `path`, or nil if it cannot be asked.
+    static func freeBytes(_ path: String) -> Int? {
+        var status = statvfs()
+        guard statvfs(path, &status) == 0 else { return nil }
+        return Int(status.f_bavail) * Int(status.f_frsize)
     }
 }

@@ -60,8 +60,15 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
     guard mode != .allreduce && world.size > 1 else { return (replicated(), "") }
     // More than two ranks sum in different orders: a resumed run keeps the exchange it was written with.
     if mode == .auto && world.size > 2 && resumed == .allreduce { return (replicated(), "auto: as the resumed run") }
-    guard let shared = try SharedMemoryExchange(parameterCount: parameterCount, world: world,
-                                                learningRate: learningRate, weightDecay: weightDecay) else {
+    let sharedOrNil: SharedMemoryExchange?
+    do {
+        sharedOrNil = try SharedMemoryExchange(parameterCount: parameterCount, world: world,
+                                               learningRate: learningRate, weightDecay: weightDecay)
+    } catch let full as SharedMemoryUnavailable {
+        guard mode == .auto else { throw AgreedFailure("--gradient-exchange shared-memory: \(full)") }
+        return (replicated(), "auto: \(full)")
+    }
+    guard let shared = sharedOrNil else {
         if mode == .sharedMemory {
             throw AgreedFailure("--gradient-exchange shared-memory needs every rank on one node; these "
                 + "\(world.size) ranks span several. Use --gradient-exchange allreduce (or auto)")
