@@ -59,12 +59,4 @@ public final class Adam: @unchecked Sendable {
                 beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: step)
         }
     }
-
-    /// Restores state from a checkpoint.
-    public func restore(firstMoment m: [Float], secondMoment v: [Float], step: Int) {
-        precondition(step >= 0, "Adam: negative step")
-        firstMoment.assign(m)
-        secondMoment.assign(v)
-        self.step = step
-    }
 }
