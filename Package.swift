@@ -21,6 +21,13 @@ if cpu != "generic" {
 }
 #endif
 
+/// The AVX-512 kernels are compiled for x86-64-v4 whatever VAE_DIST_CPU says; they run only where
+/// the CPU and the OS support AVX-512 (chosen at start, see GEMMDispatch).
+var avx512Flags: [String] = []
+#if arch(x86_64)
+avx512Flags = ["-Xcc", "-march=x86-64-v4"]
+#endif
+
 let kernelSettings: [SwiftSetting] = [
     .unsafeFlags(cpuFlags),
     // Hot loops run on unsafe buffer pointers; keep exclusivity checks out of them.
@@ -53,10 +60,21 @@ let package = Package(
         ),
         // C header only: vector square root without libm's scalar errno fallback.
         .systemLibrary(name: "CVectorMath"),
+        // C header only: CPUID and XGETBV, for choosing the GEMM kernels at start.
+        .systemLibrary(name: "CCPUFeatures"),
+        // The GEMM kernels again, compiled for AVX-512 (sources linked from Model/Kernels/GEMMShared).
+        .target(
+            name: "KernelsAVX512",
+            swiftSettings: [
+                .unsafeFlags(avx512Flags),
+                .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+                .unsafeFlags(["-O"], .when(configuration: .debug)),
+            ]
+        ),
         // Numerics, models, file formats. Knows nothing of MPI or the command line.
         .target(
             name: "Model",
-            dependencies: ["CZlib", "CVectorMath"],
+            dependencies: ["CZlib", "CVectorMath", "CCPUFeatures", "KernelsAVX512"],
             swiftSettings: kernelSettings
         ),
         // Communicator over MPI (and a one-rank stand-in), sharding, the data-parallel training loop.

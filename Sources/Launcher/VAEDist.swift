@@ -25,6 +25,10 @@ struct VAEDist: ParsableCommand {
     /// running is one line, `vae-dist: error: ...`, and exit status 1 — the same form training errors have.
     static func main() {
         FloatingPointEnvironment.flushSubnormalsToZero()
+        if case .failure(let error) = GEMMDispatch.selection {  // a bad VAE_DIST_KERNELS
+            FileHandle.standardError.write(Data("vae-dist: error: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -1,9 +1,11 @@
 import Testing
 import Model
 
-/// The fast GEMM kernels against the naive triple loops of `GEMMReference`, on shapes chosen to hit
-/// every edge: dimensions of 0 and 1, below/around/above the 6×16 tile (2, 3, 7, 17, 31, 33, 63, 65)
-/// and the real layer sizes (784, 785, 1000) that cross the 256-deep and 512-wide cache blocks.
+/// Every kernel path this CPU can run (AVX-512, AVX2 or NEON, and the reference itself) against the
+/// naive triple loops of `GEMMReference`, on shapes chosen to hit every edge: dimensions of 0 and 1,
+/// below/around/above the 6×16 and 8×32 tiles (2, 3, 7, 17, 31, 33, 63, 65) and the real layer
+/// sizes (784, 785, 1000) that cross the 256-deep and 512-wide cache blocks. Paths this CPU cannot
+/// run are reported as skipped.
 ///
 /// Tolerance. Both sides sum the same `k` products in float, in different orders (the kernel uses
 /// fused multiply-adds and restarts its sums at every depth block). The standard bound for recursive
@@ -32,12 +34,37 @@ struct GEMMTests {
         return all
     }()
 
-    @Test("fast GEMM matches the naive reference", arguments: Form.allCases, [false, true])
-    func matchesReference(form: Form, accumulate: Bool) {
+    @Test("AVX-512 kernels match the naive reference", .enabled(if: GEMMDispatch.kernels(for: .avx512) != nil),
+          arguments: Form.allCases, [false, true])
+    func avx512MatchesReference(form: Form, accumulate: Bool) {
+        matchesReference(GEMMDispatch.kernels(for: .avx512)!, form: form, accumulate: accumulate)
+    }
+
+    @Test("AVX2 kernels match the naive reference", .enabled(if: GEMMDispatch.kernels(for: .avx2) != nil),
+          arguments: Form.allCases, [false, true])
+    func avx2MatchesReference(form: Form, accumulate: Bool) {
+        matchesReference(GEMMDispatch.kernels(for: .avx2)!, form: form, accumulate: accumulate)
+    }
+
+    @Test("NEON kernels match the naive reference", .enabled(if: GEMMDispatch.kernels(for: .neon) != nil),
+          arguments: Form.allCases, [false, true])
+    func neonMatchesReference(form: Form, accumulate: Bool) {
+        matchesReference(GEMMDispatch.kernels(for: .neon)!, form: form, accumulate: accumulate)
+    }
+
+    @Test("the kernels the process chose (gemm, gemmTN, gemmNT) match the naive reference",
+          arguments: Form.allCases, [false, true])
+    func activeMatchesReference(form: Form, accumulate: Bool) {
+        matchesReference(GEMMDispatch.active, form: form, accumulate: accumulate, throughPublicFunctions: true)
+    }
+
+    func matchesReference(_ kernels: GEMMDispatch.KernelSet, form: Form, accumulate: Bool,
+                          throughPublicFunctions: Bool = false) {
         var rng = SplitMix64(seed: 0x5EED_0000 + UInt64(Form.allCases.firstIndex(of: form)!) * 2 + (accumulate ? 1 : 0))
         var failures = 0
         for (m, n, k) in Self.shapes {
-            let worst = Self.compare(form: form, m: m, n: n, k: k, accumulate: accumulate, rng: &rng)
+            let worst = Self.compare(form: form, m: m, n: n, k: k, accumulate: accumulate, rng: &rng,
+                                     kernels: throughPublicFunctions ? nil : kernels)
             if worst > 1 { failures += 1 }
             #expect(worst <= 1, "\(form.rawValue) m=\(m) n=\(n) k=\(k) accumulate=\(accumulate): error/bound \(worst)")
             if failures > 5 { return }
@@ -51,20 +78,26 @@ struct GEMMTests {
         for accumulate in [false, true] {
             var c = [Float](repeating: 3, count: 7 * 5)
             Self.run(form, a, b, &c, m: 7, n: 5, k: 0, accumulate: accumulate, reference: false)
+            for path in GEMMDispatch.availablePaths {
+                var d = [Float](repeating: 3, count: 7 * 5)
+                Self.run(form, a, b, &d, m: 7, n: 5, k: 0, accumulate: accumulate, kernels: GEMMDispatch.kernels(for: path))
+                #expect(d.allSatisfy { $0 == (accumulate ? 3 : 0) }, "\(path)")
+            }
             #expect(c.allSatisfy { $0 == (accumulate ? 3 : 0) })
         }
     }
 
     /// Largest |fast − reference| / bound over all entries; also checks that overwriting ignores
     /// the previous contents (C starts as NaN) and that nothing past C is written.
-    static func compare(form: Form, m: Int, n: Int, k: Int, accumulate: Bool, rng: inout SplitMix64) -> Double {
+    static func compare(form: Form, m: Int, n: Int, k: Int, accumulate: Bool, rng: inout SplitMix64,
+                        kernels: GEMMDispatch.KernelSet? = nil) -> Double {
         let a = (0..<m * k).map { _ in rng.nextSignedUnitFloat() }
         let b = (0..<k * n).map { _ in rng.nextSignedUnitFloat() }
         let guardCount = 19, sentinel: Float = 12345
         let start = (0..<m * n).map { _ in accumulate ? rng.nextSignedUnitFloat() : Float.nan }
         var fast = start + [Float](repeating: sentinel, count: guardCount)
         var reference = start
-        run(form, a, b, &fast, m: m, n: n, k: k, accumulate: accumulate, reference: false)
+        run(form, a, b, &fast, m: m, n: n, k: k, accumulate: accumulate, reference: false, kernels: kernels)
         run(form, a, b, &reference, m: m, n: n, k: k, accumulate: accumulate, reference: true)
         if fast[(m * n)...].contains(where: { $0 != sentinel }) { return .infinity }
         // S = |c₀| + Σₚ |aᵢₚ bₚⱼ| for every entry, by the reference on absolute values.
@@ -79,8 +112,10 @@ struct GEMMTests {
         return worst
     }
 
+    /// `C (+)= ...` by the reference (`reference`), by `kernels`, or else through the public functions.
     static func run(_ form: Form, _ a: [Float], _ b: [Float], _ c: inout [Float],
-                    m: Int, n: Int, k: Int, accumulate: Bool, reference: Bool) {
+                    m: Int, n: Int, k: Int, accumulate: Bool, reference: Bool = false,
+                    kernels: GEMMDispatch.KernelSet? = nil) {
         // Empty arrays have no base address; the kernels never read through a pointer when a
         // dimension is 0, so any non-nil pointer will do.
         let dummy = UnsafeMutablePointer<Float>.allocate(capacity: 1)
@@ -88,6 +123,14 @@ struct GEMMTests {
         a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
             let ap = a.baseAddress ?? UnsafePointer(dummy), bp = b.baseAddress ?? UnsafePointer(dummy)
             let cp = c.baseAddress ?? dummy
+            if let kernels, !reference {
+                switch form {
+                case .ab: kernels.gemm(ap, bp, cp, m, n, k, accumulate)
+                case .atb: kernels.gemmTN(ap, bp, cp, m, n, k, accumulate)
+                case .abt: kernels.gemmNT(ap, bp, cp, m, n, k, accumulate)
+                }
+                return
+            }
             switch (form, reference) {
             case (.ab, false): gemm(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)
             case (.atb, false): gemmTN(ap, bp, cp, m: m, n: n, k: k, accumulate: accumulate)

@@ -12,9 +12,12 @@ struct BenchKernels: ParsableCommand {
         discussion: """
             Per GEMM: warm-up, then single calls until --seconds of timed calls; best and median.
             The step total is all FLOPs over the summed best (and median) times.
+            The kernels are those this process chose for the CPU (first line, and `vae-dist info`);
+            --kernels times others too, one after the other, for comparison in the same sitting.
             Examples:
               vae-dist bench kernels
               vae-dist bench kernels --arch deep --batch 128 --json
+              vae-dist bench kernels --kernels avx2,avx512
             """)
 
     @Option(help: "Architecture: classic, deep or all.")
@@ -25,6 +28,9 @@ struct BenchKernels: ParsableCommand {
 
     @Option(help: "Seconds of timed calls per GEMM.")
     var seconds: Double = 0.2
+
+    @Option(help: "Kernel paths to time (comma-separated: avx512, avx2, neon, reference; default: the chosen one).")
+    var kernels: String?
 
     @Flag(help: "One JSON object per GEMM and per step total instead of the table.")
     var json = false
@@ -37,6 +43,20 @@ struct BenchKernels: ParsableCommand {
             throw ValidationError("--batch takes positive integers up to 65536, e.g. --batch 64 --batch 128 or --batch 64,128.")
         }
         guard seconds > 0, seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60].") }
+        _ = try kernelSets()
+    }
+
+    private func kernelSets() throws -> [GEMMDispatch.KernelSet] {
+        guard let kernels else { return [GEMMDispatch.active] }
+        return try kernels.split(separator: ",").map { name in
+            guard let path = KernelPath(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--kernels takes avx512, avx2, neon or reference (got '\(name)').")
+            }
+            guard let set = GEMMDispatch.kernels(for: path) else {
+                throw ValidationError("--kernels \(path): this CPU cannot run them (\(KernelReport.line())).")
+            }
+            return set
+        }
     }
 
     private func parsedBatches() -> [Int]? {
@@ -47,25 +67,30 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         let architectures = arch == "all" ? KernelBenchmark.Architecture.presets : [KernelBenchmark.Architecture.named(arch)!]
-        if !json {
-            print(Self.row(["arch", "batch", "layer", "kind", "m", "n", "k", "GFLOP/s best", "median"]))
+        if json {
+            print(Self.jsonObject([("type", "\"kernels\""), ("description", Self.jsonString(KernelReport.line()))]))
+        } else {
+            print(KernelReport.line())
+            print(Self.row(["kernels", "arch", "batch", "layer", "kind", "m", "n", "k", "GFLOP/s best", "median"]))
         }
-        for architecture in architectures {
-            for batch in parsedBatches()! {
-                let report = KernelBenchmark.run(architecture, batch: batch, minimumSeconds: seconds)
-                if json { printJSON(report) } else { printTable(report) }
+        for kernels in try kernelSets() {
+            for architecture in architectures {
+                for batch in parsedBatches()! {
+                    let report = KernelBenchmark.run(architecture, batch: batch, kernels: kernels, minimumSeconds: seconds)
+                    if json { printJSON(report) } else { printTable(report) }
+                }
             }
         }
     }
 
-    private static let widths = [8, 6, 10, 11, 6, 6, 6, 13, 8]
+    private static let widths = [9, 8, 6, 10, 11, 6, 6, 6, 13, 8]
 
     /// Columns padded to fixed widths: text left-aligned, numbers right-aligned.
     private static func row(_ cells: [String]) -> String {
         zip(cells, widths).enumerated().map { i, pair in
             let (cell, width) = pair
             let pad = String(repeating: " ", count: max(0, width - cell.count))
-            return i < 4 ? cell + pad : pad + cell
+            return i < 5 ? cell + pad : pad + cell
         }.joined(separator: " ")
     }
 
@@ -74,10 +99,10 @@ struct BenchKernels: ParsableCommand {
     private func printTable(_ report: KernelBenchmark.StepReport) {
         for t in report.timings {
             let p = t.product
-            print(Self.row([report.architecture, "\(report.batch)", p.layer.label, p.kind.rawValue,
+            print(Self.row(["\(report.kernels)", report.architecture, "\(report.batch)", p.layer.label, p.kind.rawValue,
                             "\(p.m)", "\(p.n)", "\(p.k)", Self.gflops(t.gflopsBest), Self.gflops(t.gflopsMedian)]))
         }
-        print(Self.row([report.architecture, "\(report.batch)", "step", "total", "", "", "",
+        print(Self.row(["\(report.kernels)", report.architecture, "\(report.batch)", "step", "total", "", "", "",
                         Self.gflops(report.gflopsBest), Self.gflops(report.gflopsMedian)])
               + String(format: "   (%.3f ms best, %.3f ms median)", report.totalBest * 1e3, report.totalMedian * 1e3))
     }
@@ -86,7 +111,7 @@ struct BenchKernels: ParsableCommand {
         for t in report.timings {
             let p = t.product
             print(Self.jsonObject([
-                ("type", "\"gemm\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
+                ("type", "\"gemm\""), ("kernels", "\"\(report.kernels)\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
                 ("layer", "\"\(p.layer.label)\""), ("layer_index", "\(p.layerIndex)"), ("kind", "\"\(p.kind.rawValue)\""),
                 ("m", "\(p.m)"), ("n", "\(p.n)"), ("k", "\(p.k)"),
                 ("best_s", "\(t.best)"), ("median_s", "\(t.median)"), ("samples", "\(t.samples)"),
@@ -94,10 +119,16 @@ struct BenchKernels: ParsableCommand {
             ]))
         }
         print(Self.jsonObject([
-            ("type", "\"step_total\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
+            ("type", "\"step_total\""), ("kernels", "\"\(report.kernels)\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
             ("best_s", "\(report.totalBest)"), ("median_s", "\(report.totalMedian)"),
             ("gflops_best", Self.gflops(report.gflopsBest)), ("gflops_median", Self.gflops(report.gflopsMedian)),
         ]))
+    }
+
+    /// A JSON string literal (quotes, backslashes and control characters escaped).
+    private static func jsonString(_ text: String) -> String {
+        let data = try! JSONEncoder().encode(text)
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Keys and already-encoded values in a fixed order (the values here never need escaping).

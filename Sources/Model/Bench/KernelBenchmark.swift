@@ -88,6 +88,7 @@ public enum KernelBenchmark {
     }
 
     public struct StepReport: Sendable {
+        public var kernels: KernelPath
         public var architecture: String
         public var batch: Int
         public var timings: [Timing]
@@ -117,24 +118,32 @@ public enum KernelBenchmark {
         return list
     }
 
-    /// Times all products of one step. `minimumSeconds` of timed calls per product (after warm-up).
-    public static func run(_ architecture: Architecture, batch: Int, minimumSeconds: Double = 0.2) -> StepReport {
-        StepReport(architecture: architecture.name, batch: batch,
-                   timings: products(of: architecture, batch: batch).map { time($0, minimumSeconds: minimumSeconds) })
+    /// Times all products of one step with `kernels` (by default those `GEMMDispatch` chose).
+    /// `minimumSeconds` of timed calls per product (after warm-up).
+    public static func run(
+        _ architecture: Architecture, batch: Int, kernels: GEMMDispatch.KernelSet = GEMMDispatch.active,
+        minimumSeconds: Double = 0.2
+    ) -> StepReport {
+        StepReport(kernels: kernels.path, architecture: architecture.name, batch: batch,
+                   timings: products(of: architecture, batch: batch).map {
+                       time($0, kernels: kernels, minimumSeconds: minimumSeconds)
+                   })
     }
 
     /// Times one product: a few warm-up calls, then single calls timed one by one until their total
     /// reaches `minimumSeconds` (and at least 5 calls).
-    public static func time(_ product: Product, minimumSeconds: Double = 0.2) -> Timing {
+    public static func time(
+        _ product: Product, kernels: GEMMDispatch.KernelSet = GEMMDispatch.active, minimumSeconds: Double = 0.2
+    ) -> Timing {
         let m = product.m, n = product.n, k = product.k
         let (aCount, bCount) = product.kind == .inputGradient ? (m * k, n * k) : (m * k, k * n)
         let a = filledBuffer(max(aCount, 1), seed: 1), b = filledBuffer(max(bCount, 1), seed: 2)
         let c = filledBuffer(max(m * n, 1), seed: 3)
         defer { for p in [a, b, c] { UnsafeMutableRawPointer(p).deallocate() } }
         let call: () -> Void = switch product.kind {
-        case .forward: { gemm(a, b, c, m: m, n: n, k: k, accumulate: false) }
-        case .weightGradient: { gemmTN(a, b, c, m: m, n: n, k: k, accumulate: false) }
-        case .inputGradient: { gemmNT(a, b, c, m: m, n: n, k: k, accumulate: false) }
+        case .forward: { kernels.gemm(a, b, c, m, n, k, false) }
+        case .weightGradient: { kernels.gemmTN(a, b, c, m, n, k, false) }
+        case .inputGradient: { kernels.gemmNT(a, b, c, m, n, k, false) }
         }
         let clock = ContinuousClock()
         let warmUpEnd = clock.now.advanced(by: .milliseconds(20))

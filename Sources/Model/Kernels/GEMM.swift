@@ -8,16 +8,18 @@
 /// `accumulate: true` adds into `c`; `false` overwrites it. Shapes may be anything ≥ 0 (a zero
 /// dimension is a no-op, or zero-fills `c` when overwriting an `m×n` with `k == 0`).
 ///
-/// These are the public entry points. The fast paths are cache-blocked loops (GEMMDrivers.swift)
-/// around one register-blocked SIMD micro-kernel (GEMMMicroKernel.swift); `GEMMReference` keeps the
-/// naive triple loops the tests compare against. Single-threaded: each MPI rank uses one core.
+/// These are the public entry points. They call the kernels `GEMMDispatch` chose for this CPU: cache-
+/// blocked loops (GEMMShared/GEMMDrivers.swift) around one register-blocked SIMD micro-kernel
+/// (GEMMShared/GEMMMicroKernel.swift), compiled for AVX2 here and for AVX-512 in `KernelsAVX512`;
+/// `GEMMReference` keeps the naive triple loops the tests compare against. Single-threaded: each MPI
+/// rank uses one core.
 
 /// `C[m×n] (+)= A[m×k] · B[k×n]`
 public func gemm(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    gemmBlockedNN(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
+    GEMMDispatch.active.gemm(a, b, c, m, n, k, accumulate)
 }
 
 /// `C[m×n] (+)= Aᵀ · B` with `A` stored `[k×m]` and `B` stored `[k×n]`.
@@ -25,7 +27,7 @@ public func gemmTN(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    gemmBlockedTN(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
+    GEMMDispatch.active.gemmTN(a, b, c, m, n, k, accumulate)
 }
 
 /// `C[m×n] (+)= A · Bᵀ` with `A` stored `[m×k]` and `B` stored `[n×k]`.
@@ -33,12 +35,5 @@ public func gemmNT(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    // Two ways, each paying one scalar transposition: packing `Bᵀ` costs ~n·k, computing `Cᵀ = B·Aᵀ`
-    // and storing its tiles transposed costs ~m·n. Measured on Zen 4 (m = batch 64/128): `Cᵀ` wins
-    // from k ≈ 2m up (k = 500–1000: ~95 vs ~70 GFLOP/s), packing wins for thin k (k = 40–60: ~70 vs ~45).
-    if k < 2 * m {
-        gemmBlockedNN(a, b, c, m: m, n: n, k: k, accumulate: accumulate, bTransposed: true)
-    } else {
-        gemmBlockedNT(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
-    }
+    GEMMDispatch.active.gemmNT(a, b, c, m, n, k, accumulate)
 }

@@ -1,10 +1,11 @@
-/// Packing: copies of operand blocks into the layouts `gemmMicroKernel` reads with unit or tile
-/// strides, zero-padded to whole tiles so edge tiles need no special kernel. Each is used by the
-/// drivers in GEMMDrivers.swift where reading in place would be slower or impossible.
-///
-/// Layouts (nr = `GEMMTile.columns`):
-/// - column panels: `depth × nr` blocks, `panel[p * nr + j]` — the `B` operand;
-/// - transposed panels: the same layout filled from the rows of a matrix stored the other way.
+// Packing: copies of operand blocks into the layouts `gemmMicroKernel` reads with unit or tile
+// strides, zero-padded to whole tiles so edge tiles need no special kernel. Each is used by the
+// drivers in GEMMDrivers.swift where reading in place would be slower or impossible. Compiled once
+// per instruction set, like the micro-kernel.
+//
+// Layouts (nr = `GEMMTile.columns`):
+// - column panels: `depth × nr` blocks, `panel[p * nr + j]` — the `B` operand;
+// - transposed panels: the same layout filled from the rows of a matrix stored the other way.
 
 /// Copies `depth` rows × `columns` (< tile width) of a row-major matrix into one zero-padded
 /// `depth × GEMMTile.columns` panel.
@@ -66,18 +67,14 @@ func gemmPackColumnPanels(
 }
 
 /// Copies `rows` ≤ `GEMMTile.rows` consecutive entries from each of `depth` steps `depthStride`
-/// apart into a contiguous `depth × GEMMTile.rows` panel (`gemmTN`'s `Aᵀ` rows: one 4000-byte
-/// jump per step in place, which made m = 1000 about 7% slower than m = 784).
+/// apart into a contiguous `depth × GEMMTile.rows` panel (`gemmBlockedTN`'s `Aᵀ` rows: one
+/// 4000-byte jump per step in place, which made m = 1000 about 7% slower than m = 784).
 func gemmPackDepthRows(
     _ src: UnsafePointer<Float>, depthStride: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
 ) {
     let mr = GEMMTile.rows
-    if rows == 6 && mr == 6 {  // one 4-wide and one 2-wide move per step
-        for p in 0..<depth {
-            let s = UnsafeRawPointer(src + p * depthStride), d = UnsafeMutableRawPointer(dst + p * mr)
-            d.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
-            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 16, as: SIMD2<Float>.self), toByteOffset: 16, as: SIMD2<Float>.self)
-        }
+    if rows == mr {  // a fixed-size copy per step: a few vector moves
+        for p in 0..<depth { (dst + p * mr).update(from: src + p * depthStride, count: mr) }
         return
     }
     for p in 0..<depth {

@@ -1,4 +1,5 @@
-/// Cache-blocked loop nests around `gemmMicroKernel`, one per GEMM form.
+/// Cache-blocked loop nests around `gemmMicroKernel`, one per GEMM form, compiled once per
+/// instruction set like the micro-kernel (blocking constants in each target's GEMMTile.swift).
 ///
 /// All split the depth `k` into blocks of `GEMMBlocking.depth` (and `gemm`/`gemmTN` the columns
 /// into blocks of `GEMMBlocking.width`), so a packed block stays in L2 and the operand re-read per
@@ -13,22 +14,23 @@
 /// | `gemmNT` A·Bᵀ, deep k| B's rows in place (computes Cᵀ)       | Aᵀ packed (transposing, batch)    |
 ///
 /// `B` panels are packed even where they could be read in place: the packing reads rows
-/// sequentially, which the hardware prefetchers follow, while the micro-kernel reading a 16-column
-/// panel in place jumps a whole row of a weight matrix per step (measured: 84 → 95 GFLOP/s on
-/// 128×1000×784).
+/// sequentially, which the hardware prefetchers follow, while the micro-kernel reading a panel in
+/// place jumps a whole row of a weight matrix per step.
 ///
 /// For deep `k`, `gemmNT` computes `Cᵀ = B · Aᵀ` and stores each tile transposed: the big operand
 /// (`W` in the input gradient `dY·Wᵀ`) is then read in place and only the batch-sized `dY` is
-/// transposed (see `gemmNT` in GEMM.swift for the measured crossover).
+/// transposed (`gemmBlockedABt` chooses between the two ways by shape).
 ///
 /// Edge tiles: a last partial row panel uses a micro-kernel of exactly that many rows
 /// (`gemmMicroKernelRows`); a last partial column panel is computed from a zero-padded `B` panel
-/// into a scratch tile of which only the valid part is written. So every shape ≥ 0 is handled.
-enum GEMMBlocking {
-    /// Depth block: one packed `depth × 16` `B` panel (16 KiB) stays in L1.
+/// into a scratch tile of which only the valid part is written, by a one-vector kernel when the
+/// remainder fits one lane vector. So every shape ≥ 0 is handled.
+extension GEMMBlocking {
+    /// Depth block: one packed `depth × GEMMTile.columns` `B` panel stays in L1 (16 KiB on AVX2,
+    /// 32 KiB on AVX-512). The same in every build: each entry of `C` is one FMA chain per depth
+    /// block, from zero, then added to `C`, so with equal blocks the AVX2 and AVX-512 kernels give
+    /// bit-identical results (KernelDispatchTests checks it).
     static let depth = 256
-    /// Column block of a packed `B`: `depth × width` floats = 512 KiB, half of Zen 4's L2.
-    static let width = 512
 }
 
 /// Handles the degenerate shapes shared by all forms. Returns true when nothing is left to do.
@@ -77,7 +79,7 @@ func gemmBlockedNN(
                 }
                 var jc = 0
                 while jc < nc {
-                    let columns = min(nr, nc - jc)
+                    let columns = min(nr, nc - jc), vectors = columns > GEMMLane.scalarCount ? 2 : 1
                     let bPanel = packedB + jc * kc
                     let cPanel = c + jcBlock + jc
                     var ic = 0
@@ -86,8 +88,8 @@ func gemmBlockedNN(
                             gemmMicroKernel(depth: kc, a: a + ic * k + pc, aRowStride: k, aDepthStride: 1,
                                             b: bPanel, bDepthStride: nr, c: cPanel + ic * n, ldc: n, accumulate: acc)
                         } else {
-                            gemmMicroKernel(depth: kc, a: a + ic * k + pc, aRowStride: k, aDepthStride: 1,
-                                            b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                            gemmMicroKernelRows(mr, vectors: vectors, depth: kc, a: a + ic * k + pc, aRowStride: k,
+                                                aDepthStride: 1, b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
                             gemmStoreTile(tile, rows: mr, columns: columns, into: cPanel + ic * n, ldc: n, accumulate: acc)
                         }
                         ic += mr
@@ -98,7 +100,7 @@ func gemmBlockedNN(
                             gemmMicroKernelRows(rows, depth: kc, a: aRows, aRowStride: k, aDepthStride: 1,
                                                 b: bPanel, bDepthStride: nr, c: cPanel + mFull * n, ldc: n, accumulate: acc)
                         } else {
-                            gemmMicroKernelRows(rows, depth: kc, a: aRows, aRowStride: k, aDepthStride: 1,
+                            gemmMicroKernelRows(rows, vectors: vectors, depth: kc, a: aRows, aRowStride: k, aDepthStride: 1,
                                                 b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
                             gemmStoreTile(tile, rows: rows, columns: columns, into: cPanel + mFull * n, ldc: n, accumulate: acc)
                         }
@@ -160,7 +162,8 @@ func gemmBlockedTN(
                         jc += nr
                     }
                     if jc < nc {  // last columns: through the scratch tile
-                        gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
+                        let vectors = nc - jc > GEMMLane.scalarCount ? 2 : 1
+                        gemmMicroKernelRows(rows, vectors: vectors, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
                                             b: packedB + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
                         gemmStoreTile(tile, rows: rows, columns: nc - jc, into: cRow + jc, ldc: n, accumulate: acc)
                     }
@@ -198,11 +201,11 @@ func gemmBlockedNT(
                 var jc = 0  // over rows of A = rows of C
                 while jc < m {
                     let columns = min(nr, m - jc)
-                    if rows == mr {
+                    if rows == mr && columns == nr {
                         gemmMicroKernel(depth: kc, a: bRows, aRowStride: k, aDepthStride: 1,
                                         b: packedAT + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
                     } else {
-                        gemmMicroKernelRows(rows, depth: kc, a: bRows, aRowStride: k, aDepthStride: 1,
+                        gemmMicroKernelRows(rows, vectors: columns > GEMMLane.scalarCount ? 2 : 1, depth: kc, a: bRows, aRowStride: k, aDepthStride: 1,
                                             b: packedAT + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
                     }
                     gemmStoreTileTransposed(tile, rows: rows, columns: columns, into: c + jc * n + ic, ldc: n, accumulate: acc)
@@ -212,5 +215,20 @@ func gemmBlockedNT(
             }
             pc += kc
         }
+    }
+}
+
+/// `C[m×n] (+)= A · Bᵀ`, `A` stored `[m×k]`, `B` stored `[n×k]`, whichever of the two ways is cheaper.
+/// Each pays one scalar transposition: packing `Bᵀ` costs ~n·k, computing `Cᵀ = B·Aᵀ` and storing its
+/// tiles transposed costs ~m·n. With m the batch, `Cᵀ` wins from k ≈ 2m up and packing wins for thin
+/// k (the latent layers), on both instruction sets (`vae-dist bench kernels` times both shapes).
+func gemmBlockedABt(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, accumulate: Bool
+) {
+    if k < 2 * m {
+        gemmBlockedNN(a, b, c, m: m, n: n, k: k, accumulate: accumulate, bTransposed: true)
+    } else {
+        gemmBlockedNT(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
     }
 }

@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+#if arch(x86_64)
+import KernelsAVX512
+#endif
+
+/// A set of GEMM kernels, one per instruction set: the binary carries several and runs one.
+public enum KernelPath: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// 12 × 32 tiles on zmm registers (x86-64 with AVX-512 F/BW/CD/DQ/VL, enabled by the OS).
+    case avx512
+    /// 6 × 16 tiles on ymm registers (x86-64 with AVX2 and FMA).
+    case avx2
+    /// The same 6 × 16 tiles on NEON registers (arm64).
+    case neon
+    /// The naive triple loops of `GEMMReference`: slow, for tests and for ruling the kernels out.
+    case reference
+
+    public var description: String { rawValue }
+}
+
+/// Which `KernelPath` runs, and why.
+public struct KernelSelection: Sendable, Equatable {
+    public var path: KernelPath
+    public var reason: String
+}
+
+/// A bad `VAE_DIST_KERNELS`: an unknown name, or a path this CPU cannot run.
+public struct KernelSelectionError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
+
+/// Chooses the GEMM kernels once per process and calls them through a table of function references.
+///
+/// The fastest path the CPU and the OS support is taken (AVX-512, else AVX2; NEON on arm64), unless
+/// `VAE_DIST_KERNELS=avx512|avx2|neon|reference` forces one — for tests, and for ruling the kernels
+/// out when chasing a bug. Forcing a path the CPU cannot run is an error, not a crash.
+public enum GEMMDispatch {
+    public typealias Kernel = @Sendable (
+        UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, Bool
+    ) -> Void
+
+    /// The three GEMM forms of one path.
+    public struct KernelSet: Sendable {
+        public var path: KernelPath
+        /// `C[m×n] (+)= A[m×k] · B[k×n]`
+        public var gemm: Kernel
+        /// `C[m×n] (+)= Aᵀ · B`, `A` stored `[k×m]`.
+        public var gemmTN: Kernel
+        /// `C[m×n] (+)= A · Bᵀ`, `B` stored `[n×k]`.
+        public var gemmNT: Kernel
+    }
+
+    /// The environment variable that forces a path.
+    public static let overrideVariable = "VAE_DIST_KERNELS"
+
+    /// AVX-512 is chosen when the 512-bit FMA peak is at least this multiple of the 256-bit one. CPUs
+    /// with two full-width FMA units measure about 1.9 (Intel Xeon since Skylake-SP, AMD Zen 5); those
+    /// that split a 512-bit FMA in two measure about 1.0 (AMD Zen 4, Intel client cores), and there
+    /// the AVX2 kernels, with their finer tiles, are a little faster.
+    public static let avx512PeakRatio = 1.3
+
+    /// The path for `features`, honouring `request` (the value of `VAE_DIST_KERNELS`, nil or empty
+    /// when unset). `measurePeaks` is called only when both x86 paths can run. Pure otherwise, so the
+    /// choice for any CPUID/XCR0 bits and peaks is unit-tested.
+    ///
+    /// Choosing by measurement is safe for reproducibility: the AVX2 and AVX-512 kernels sum every
+    /// product in the same order (the same depth blocks, one FMA chain per entry from zero, then
+    /// added to `C`) and give bit-identical results, so ranks and runs agree whichever each picks.
+    public static func select(
+        features: CPUFeatures, request: String?, measurePeaks: () -> FMAPeaks
+    ) throws(KernelSelectionError) -> KernelSelection {
+        func unavailability(_ path: KernelPath) -> String? {
+            switch path {
+            case .avx512: features.avx512Unavailability
+            case .avx2: features.avx2Unavailability
+            case .neon: features.architecture == "arm64" ? nil : "not an arm64 CPU"
+            case .reference: nil
+            }
+        }
+        if let request, !request.isEmpty {
+            guard let path = KernelPath(rawValue: request.lowercased()) else {
+                let names = KernelPath.allCases.map(\.rawValue).joined(separator: ", ")
+                throw KernelSelectionError(description: "\(overrideVariable)=\(request) is not a kernel path (\(names))")
+            }
+            if let why = unavailability(path) {
+                throw KernelSelectionError(description: "\(overrideVariable)=\(request) cannot run here: \(why)")
+            }
+            return KernelSelection(path: path, reason: "forced by \(overrideVariable)")
+        }
+        guard features.architecture == "x86_64" else {
+            return KernelSelection(path: .neon, reason: "NEON is baseline on arm64")
+        }
+        if let whyNot = features.avx2Unavailability {
+            return KernelSelection(path: .reference, reason: "no SIMD kernels: \(whyNot)")
+        }
+        if let why = features.avx512Unavailability {
+            return KernelSelection(path: .avx2, reason: "no AVX-512: \(why)")
+        }
+        let peaks = measurePeaks()
+        let ratio = peaks.zmm / peaks.ymm
+        let measured = "512-bit FMA peak \(peaks.zmm.formatted1) GFLOP/s, \(ratio.formatted2)× the 256-bit \(peaks.ymm.formatted1)"
+        if ratio >= avx512PeakRatio {
+            return KernelSelection(path: .avx512, reason: "AVX-512 pays here: \(measured)")
+        }
+        return KernelSelection(path: .avx2, reason: "AVX-512 present but no faster here: \(measured)")
+    }
+
+    /// One core's FMA peak in GFLOP/s with 256-bit (ymm) and 512-bit (zmm) vectors.
+    public struct FMAPeaks: Sendable, Equatable {
+        public var ymm: Double
+        public var zmm: Double
+        public init(ymm: Double, zmm: Double) {
+            self.ymm = ymm
+            self.zmm = zmm
+        }
+    }
+
+    /// Measures `FMAPeaks` on this core: both loops alternately, best of `rounds` (a few ms in all).
+    /// Call only where AVX-512 is usable.
+    public static func measureFMAPeaks(rounds: Int = 5, iterations: Int = 100_000) -> FMAPeaks {
+        #if arch(x86_64)
+        let clock = ContinuousClock()
+        var best = (ymm: Double.infinity, zmm: Double.infinity)
+        var sink: Float = 0
+        sink += fmaThroughputLoop(iterations: iterations / 4, seed: 1e-3)  // warm up: the clock, the vector units
+        sink += avx512FMAThroughputLoop(iterations: iterations / 4, seed: 1e-3)
+        for round in 0..<rounds {
+            let seed = Float(round + 1) * 1e-3
+            let ymm = clock.measure { sink += fmaThroughputLoop(iterations: iterations, seed: seed) }
+            let zmm = clock.measure { sink += avx512FMAThroughputLoop(iterations: iterations, seed: seed) }
+            best = (min(best.ymm, ymm.seconds), min(best.zmm, zmm.seconds))
+        }
+        precondition(sink.isFinite)
+        return FMAPeaks(ymm: Double(iterations * fmaThroughputFlopsPerIteration) / best.ymm / 1e9,
+                        zmm: Double(iterations * avx512FMAFlopsPerIteration) / best.zmm / 1e9)
+        #else
+        return FMAPeaks(ymm: 0, zmm: 0)
+        #endif
+    }
+
+    /// The kernels of `path`, or nil when this CPU cannot run them.
+    public static func kernels(for path: KernelPath, features: CPUFeatures = .current) -> KernelSet? {
+        switch path {
+        case .avx512:
+            #if arch(x86_64)
+            guard features.avx512Unavailability == nil else { return nil }
+            return KernelSet(path: .avx512,
+                             gemm: { avx512GEMM($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmTN: { avx512GEMMTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmNT: { avx512GEMMNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) })
+            #else
+            return nil
+            #endif
+        case .avx2, .neon:
+            guard (path == .avx2 ? features.avx2Unavailability : (features.architecture == "arm64" ? nil : "")) == nil
+            else { return nil }
+            return KernelSet(path: path,
+                             gemm: { GEMMNativeKernels.gemm($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmTN: { GEMMNativeKernels.gemmTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmNT: { GEMMNativeKernels.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) })
+        case .reference:
+            return KernelSet(path: .reference,
+                             gemm: { GEMMReference.gemm($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmTN: { GEMMReference.gemmTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmNT: { GEMMReference.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) })
+        }
+    }
+
+    /// The paths this CPU can run, fastest first.
+    public static var availablePaths: [KernelPath] { KernelPath.allCases.filter { kernels(for: $0) != nil } }
+
+    /// This process's choice: the CPU's best path or the one `VAE_DIST_KERNELS` forces. Read it once
+    /// at start (`vae-dist` does, and reports a bad variable as a one-line error); a bad variable
+    /// reaching the first GEMM of a library user stops the process with the same message.
+    public static let selection: Result<KernelSelection, KernelSelectionError> = {
+        do throws(KernelSelectionError) {
+            return .success(try select(features: .current, request: getenv(overrideVariable).map { String(cString: $0) },
+                                       measurePeaks: { measureFMAPeaks() }))
+        } catch {
+            return .failure(error)
+        }
+    }()
+
+    /// The kernels every `gemm`, `gemmTN` and `gemmNT` call runs.
+    public static let active: KernelSet = {
+        switch selection {
+        case .success(let choice): return kernels(for: choice.path)!
+        case .failure(let error): fatalError("\(error)")
+        }
+    }()
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+extension Double {
+    var formatted1: String { String(Double((self * 10).rounded()) / 10) }
+    var formatted2: String { String(Double((self * 100).rounded()) / 100) }
+}
