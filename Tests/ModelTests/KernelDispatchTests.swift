@@ -1,8 +1,8 @@
 import Testing
 import Model
 
-/// The choice of GEMM kernels for given CPUID/XCR0 bits and measured peaks, and the promise that makes
-/// choosing by measurement safe: the AVX2 and AVX-512 kernels give bit-identical products.
+/// The choice of GEMM kernels for given CPUID/XCR0 bits, and the promise that makes mixing CPUs safe:
+/// the AVX2 and AVX-512 kernels give bit-identical products.
 struct KernelDispatchTests {
     // CPUID.1:ECX: FMA (12), OSXSAVE (27), AVX (28). CPUID.7.0:EBX: AVX2 (5), AVX-512 F/DQ/CD/BW/VL.
     static let leaf1 = UInt32(1 << 12 | 1 << 27 | 1 << 28)
@@ -15,34 +15,20 @@ struct KernelDispatchTests {
         CPUFeatures(leaf1ECX: leaf1, leaf7EBX: leaf7, xcr0: xcr0, architecture: "x86_64")
     }
 
-    static func choose(_ features: CPUFeatures, request: String? = nil,
-                       peaks: GEMMDispatch.FMAPeaks = .init(ymm: 100, zmm: 100)) throws -> KernelSelection {
-        try GEMMDispatch.select(features: features, request: request, measurePeaks: { peaks })
+    static func choose(_ features: CPUFeatures, request: String? = nil) throws -> KernelSelection {
+        try GEMMDispatch.select(features: features, request: request)
     }
 
-    @Test("AVX-512 is chosen where a 512-bit FMA is about twice as fast as a 256-bit one")
-    func twoFullWidthUnits() throws {
-        let choice = try Self.choose(Self.x86(leaf7: Self.avx512Leaf7, xcr0: Self.xcr0AVX512),
-                                     peaks: .init(ymm: 90.7, zmm: 169))
+    @Test("AVX-512 is chosen where the CPU has all of x86-64-v4's subsets and the OS saves zmm state")
+    func avx512() throws {
+        let choice = try Self.choose(Self.x86(leaf7: Self.avx512Leaf7, xcr0: Self.xcr0AVX512))
         #expect(choice.path == .avx512)
-        #expect(choice.reason.contains("169"))
     }
 
-    @Test("AVX2 is kept where 512-bit FMAs are split in two (same peak)")
-    func splitUnits() throws {
-        let choice = try Self.choose(Self.x86(leaf7: Self.avx512Leaf7, xcr0: Self.xcr0AVX512),
-                                     peaks: .init(ymm: 117, zmm: 118))
-        #expect(choice.path == .avx2)
-        #expect(choice.reason.contains("no faster"))
-    }
-
-    @Test("no AVX-512 when the OS does not save the zmm and opmask state, and no timing then")
+    @Test("no AVX-512 when the OS does not save the zmm and opmask state")
     func osWithoutZMMState() throws {
         let features = Self.x86(leaf7: Self.avx512Leaf7, xcr0: Self.xcr0AVX)
-        let choice = try GEMMDispatch.select(features: features, request: nil, measurePeaks: {
-            Issue.record("peaks measured although AVX-512 cannot run")
-            return .init(ymm: 1, zmm: 2)
-        })
+        let choice = try Self.choose(features)
         #expect(choice.path == .avx2)
         #expect(choice.reason.contains("XCR0 = 0x7"))
         #expect(GEMMDispatch.kernels(for: .avx512, features: features) == nil)
@@ -73,9 +59,9 @@ struct KernelDispatchTests {
     func forced() throws {
         let features = Self.x86(leaf7: Self.avx512Leaf7, xcr0: Self.xcr0AVX512)
         #expect(try Self.choose(features, request: "avx512").path == .avx512)
-        #expect(try Self.choose(features, request: "AVX2", peaks: .init(ymm: 90, zmm: 170)).path == .avx2)
+        #expect(try Self.choose(features, request: "AVX2").path == .avx2)
         #expect(try Self.choose(features, request: "reference").path == .reference)
-        #expect(try Self.choose(features, request: "").path == .avx2)  // empty is unset
+        #expect(try Self.choose(features, request: "").path == .avx512)  // empty is unset
     }
 
     @Test("VAE_DIST_KERNELS naming an unknown path or one the CPU cannot run is an error naming why")

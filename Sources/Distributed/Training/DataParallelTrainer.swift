@@ -35,6 +35,9 @@ public final class DataParallelTrainer {
     public private(set) var epoch = 0
     public private(set) var stepInEpoch = 0
     public private(set) var globalStep = 0
+    /// Where this rank's steps of the last finished (or stopped) epoch spent their time. GEMM phases are
+    /// timed only while `GEMMProfile.isEnabled` (`bench train --profile`).
+    public private(set) var lastEpochPhases = StepPhases()
     private var epochTotals = EpochTotals()
 
     /// Per-epoch lines (rank 0 only).
@@ -205,11 +208,18 @@ public final class DataParallelTrainer {
             indexBuffer[slot] = index
             labelBuffer[slot] = dataset.train.labels[index]
         }
-        gradients.zero()
-        var terms = LossTerms()
         if count > 0 {
             indexBuffer.withUnsafeBufferPointer { indices in
                 dataset.train.fillBatch(indices: UnsafeBufferPointer(rebasing: indices[0..<count]), into: pixelBuffer.baseAddress)
+            }
+        }
+        let batchReady = DispatchTime.now().uptimeNanoseconds
+        gradients.zero()
+        let zeroed = DispatchTime.now().uptimeNanoseconds
+        let gemmBefore = GEMMProfile.counters
+        var terms = LossTerms()
+        if count > 0 {
+            indexBuffer.withUnsafeBufferPointer { indices in
                 labelBuffer.withUnsafeBufferPointer { labels in
                     let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
                                           exampleIndices: indices.baseAddress!, epoch: epoch)
@@ -218,12 +228,14 @@ public final class DataParallelTrainer {
                 }
             }
         }
+        let computed = DispatchTime.now().uptimeNanoseconds
         // A non-finite loss on any rank poisons the summed gradient's first element, so every rank sees it
         // after the allreduce and all stop together instead of some waiting in the next collective.
         let injectedNaN = fault?.applies(.nan, rank: world.rank, step: stepNumber) ?? false
         if !terms.total.isFinite || injectedNaN { gradients[0] = .nan }
         watchdog?.enter(.gradientExchange, step: stepNumber)
         let outcome = try exchange.reduceAndUpdate()
+        let exchanged = DispatchTime.now().uptimeNanoseconds
         watchdog?.enter(.compute, step: stepNumber)
         guard outcome.finite else {
             // Every rank sees the poisoned sum, so all throw the same agreed failure; rank 0 names the checkpoint.
@@ -240,10 +252,24 @@ public final class DataParallelTrainer {
         timer.stepNanoseconds += end - start
         timer.allreduceNanoseconds += outcome.exchangeNanoseconds
         timer.steps += 1
+        let gemm = GEMMProfile.counters
+        let forwardGEMM = gemm.forwardNanoseconds - gemmBefore.forwardNanoseconds
+        let backwardGEMM = gemm.backwardNanoseconds - gemmBefore.backwardNanoseconds
+        timer.phases.batchNanoseconds += batchReady - start
+        timer.phases.zeroNanoseconds += zeroed - batchReady
+        timer.phases.forwardGEMMNanoseconds += forwardGEMM
+        timer.phases.backwardGEMMNanoseconds += backwardGEMM
+        timer.phases.elementwiseNanoseconds += (computed - zeroed) - min(computed - zeroed, forwardGEMM + backwardGEMM)
+        timer.phases.exchangeNanoseconds += outcome.exchangeNanoseconds
+        timer.phases.optimizerNanoseconds += (exchanged - computed) - min(exchanged - computed, outcome.exchangeNanoseconds)
+        timer.phases.stepNanoseconds += end - start
+        timer.phases.gemmFlops += gemm.flops - gemmBefore.flops
+        timer.phases.steps += 1
     }
 
     /// Sums the epoch's loss over ranks, evaluates, and (rank 0) writes the metrics line and images.
     private func finishEpoch(timer: EpochTimer, partialSteps: Int? = nil) throws -> EpochMetrics {
+        lastEpochPhases = timer.phases
         var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples),
                     Double(timer.stepNanoseconds), Double(timer.allreduceNanoseconds)]
         try world.allreduceSum(&sums)
@@ -408,6 +434,7 @@ struct EpochTotals {
 }
 
 struct EpochTimer {
+    var phases = StepPhases()
     var stepNanoseconds: UInt64 = 0
     var allreduceNanoseconds: UInt64 = 0
     var steps = 0

@@ -67,10 +67,17 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         let architectures = arch == "all" ? KernelBenchmark.Architecture.presets : [KernelBenchmark.Architecture.named(arch)!]
+        let peaks = GEMMDispatch.kernels(for: .avx512) == nil ? nil : GEMMDispatch.measureFMAPeaks()
         if json {
-            print(Self.jsonObject([("type", "\"kernels\""), ("description", Self.jsonString(KernelReport.line()))]))
+            var fields = [("type", "\"kernels\""), ("description", Self.jsonString(KernelReport.line()))]
+            if let peaks { fields += [("fma_peak_ymm_gflops", Self.gflops(peaks.ymm)), ("fma_peak_zmm_gflops", Self.gflops(peaks.zmm))] }
+            print(Self.jsonObject(fields))
         } else {
             print(KernelReport.line())
+            if let peaks {
+                print(String(format: "FMA peak of one core: %.1f GFLOP/s with 256-bit vectors, %.1f with 512-bit (%.2fx)",
+                             peaks.ymm, peaks.zmm, peaks.zmm / peaks.ymm))
+            }
             print(Self.row(["kernels", "arch", "batch", "layer", "kind", "m", "n", "k", "GFLOP/s best", "median"]))
         }
         for kernels in try kernelSets() {

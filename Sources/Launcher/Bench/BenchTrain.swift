@@ -25,6 +25,8 @@ struct BenchTrain: ParsableCommand {
     var batchSize = 128
     @Flag(help: "One JSON object per epoch.")
     var json = false
+    @Flag(help: "Also print where each rank's steps spend their time: batch, forward and backward GEMMs, elementwise, exchange, optimizer.")
+    var profile = false
     @Option(name: .customLong("gradient-exchange"), help: "auto, allreduce or shared-memory (see train --help).")
     var gradientExchange: GradientExchangeMode = .auto
     @OptionGroup var data: DataOptions
@@ -53,11 +55,23 @@ struct BenchTrain: ParsableCommand {
                     + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))"))
             }
             trainer.showsProgress = false
+            GEMMProfile.isEnabled = profile
+            let peak = profile ? GEMMDispatch.measureFMAPeak(of: GEMMDispatch.active.path) : 0
             var seconds: [Double] = []
             for epoch in 1...epochs {
                 trainer.extendSchedule(epochs: epoch)
                 guard let metrics = try trainer.run() else { continue }
                 seconds.append(metrics.epochSeconds)
+                if profile {
+                    // Each rank's phases as text ("1.0,2.5,..."; Double's description round-trips exactly).
+                    let encoded = trainer.lastEpochPhases.encoded.map { String($0) }.joined(separator: ",")
+                    if let gathered = try world.gather(bytes: Array(encoded.utf8), root: 0) {
+                        let phases = gathered.compactMap { bytes in
+                            StepPhases(encoded: String(decoding: bytes, as: UTF8.self).split(separator: ",").compactMap { Double($0) })
+                        }
+                        print(StepProfileReport(epoch: epoch, phases: phases, peakPerCore: peak, kernels: GEMMDispatch.active.path).text)
+                    }
+                }
                 let exchange = trainer.gradientExchange.rawValue
                 let peaks = try world.gather(bytes: Array(String(PeakMemory.residentBytes()).utf8), root: 0)
                 guard let peaks else { continue }

@@ -19,7 +19,7 @@ public func gemm(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    GEMMDispatch.active.gemm(a, b, c, m, n, k, accumulate)
+    GEMMProfile.measure(forward: true, m: m, n: n, k: k) { GEMMDispatch.active.gemm(a, b, c, m, n, k, accumulate) }
 }
 
 /// `C[m×n] (+)= Aᵀ · B` with `A` stored `[k×m]` and `B` stored `[k×n]`.
@@ -27,7 +27,7 @@ public func gemmTN(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    GEMMDispatch.active.gemmTN(a, b, c, m, n, k, accumulate)
+    GEMMProfile.measure(forward: false, m: m, n: n, k: k) { GEMMDispatch.active.gemmTN(a, b, c, m, n, k, accumulate) }
 }
 
 /// `C[m×n] (+)= A · Bᵀ` with `A` stored `[m×k]` and `B` stored `[n×k]`.
@@ -35,5 +35,5 @@ public func gemmNT(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    GEMMDispatch.active.gemmNT(a, b, c, m, n, k, accumulate)
+    GEMMProfile.measure(forward: false, m: m, n: n, k: k) { GEMMDispatch.active.gemmNT(a, b, c, m, n, k, accumulate) }
 }

@@ -55,22 +55,14 @@ public enum GEMMDispatch {
     /// The environment variable that forces a path.
     public static let overrideVariable = "VAE_DIST_KERNELS"
 
-    /// AVX-512 is chosen when the 512-bit FMA peak is at least this multiple of the 256-bit one. CPUs
-    /// with two full-width FMA units measure about 1.9 (Intel Xeon since Skylake-SP, AMD Zen 5); those
-    /// that split a 512-bit FMA in two measure about 1.0 (AMD Zen 4, Intel client cores), and there
-    /// the AVX2 kernels, with their finer tiles, are a little faster.
-    public static let avx512PeakRatio = 1.3
-
     /// The path for `features`, honouring `request` (the value of `VAE_DIST_KERNELS`, nil or empty
-    /// when unset). `measurePeaks` is called only when both x86 paths can run. Pure otherwise, so the
-    /// choice for any CPUID/XCR0 bits and peaks is unit-tested.
+    /// when unset): AVX-512 wherever the CPU and the OS support it, else AVX2 (NEON on arm64). Pure,
+    /// so the choice for any CPUID/XCR0 bits is unit-tested.
     ///
-    /// Choosing by measurement is safe for reproducibility: the AVX2 and AVX-512 kernels sum every
-    /// product in the same order (the same depth blocks, one FMA chain per entry from zero, then
-    /// added to `C`) and give bit-identical results, so ranks and runs agree whichever each picks.
-    public static func select(
-        features: CPUFeatures, request: String?, measurePeaks: () -> FMAPeaks
-    ) throws(KernelSelectionError) -> KernelSelection {
+    /// The AVX2 and AVX-512 kernels sum every product in the same order (the same depth blocks, one
+    /// FMA chain per entry from zero, then added to `C`) and give bit-identical results, so ranks on
+    /// different CPUs of one cluster, and a run resumed on another CPU, agree to the bit.
+    public static func select(features: CPUFeatures, request: String?) throws(KernelSelectionError) -> KernelSelection {
         func unavailability(_ path: KernelPath) -> String? {
             switch path {
             case .avx512: features.avx512Unavailability
@@ -98,13 +90,7 @@ public enum GEMMDispatch {
         if let why = features.avx512Unavailability {
             return KernelSelection(path: .avx2, reason: "no AVX-512: \(why)")
         }
-        let peaks = measurePeaks()
-        let ratio = peaks.zmm / peaks.ymm
-        let measured = "512-bit FMA peak \(peaks.zmm.formatted1) GFLOP/s, \(ratio.formatted2)× the 256-bit \(peaks.ymm.formatted1)"
-        if ratio >= avx512PeakRatio {
-            return KernelSelection(path: .avx512, reason: "AVX-512 pays here: \(measured)")
-        }
-        return KernelSelection(path: .avx2, reason: "AVX-512 present but no faster here: \(measured)")
+        return KernelSelection(path: .avx512, reason: "the CPU has AVX-512 F/BW/CD/DQ/VL and the OS saves the zmm state")
     }
 
     /// One core's FMA peak in GFLOP/s with 256-bit (ymm) and 512-bit (zmm) vectors.
@@ -118,26 +104,41 @@ public enum GEMMDispatch {
     }
 
     /// Measures `FMAPeaks` on this core: both loops alternately, best of `rounds` (a few ms in all).
-    /// Call only where AVX-512 is usable.
+    /// Call only where AVX-512 is usable. `bench kernels` prints them: where the 512-bit peak is about
+    /// twice the 256-bit one (two full-width FMA units), the AVX-512 kernels can be up to twice as fast.
     public static func measureFMAPeaks(rounds: Int = 5, iterations: Int = 100_000) -> FMAPeaks {
         #if arch(x86_64)
-        let clock = ContinuousClock()
-        var best = (ymm: Double.infinity, zmm: Double.infinity)
-        var sink: Float = 0
-        sink += fmaThroughputLoop(iterations: iterations / 4, seed: 1e-3)  // warm up: the clock, the vector units
-        sink += avx512FMAThroughputLoop(iterations: iterations / 4, seed: 1e-3)
-        for round in 0..<rounds {
-            let seed = Float(round + 1) * 1e-3
-            let ymm = clock.measure { sink += fmaThroughputLoop(iterations: iterations, seed: seed) }
-            let zmm = clock.measure { sink += avx512FMAThroughputLoop(iterations: iterations, seed: seed) }
-            best = (min(best.ymm, ymm.seconds), min(best.zmm, zmm.seconds))
-        }
-        precondition(sink.isFinite)
-        return FMAPeaks(ymm: Double(iterations * fmaThroughputFlopsPerIteration) / best.ymm / 1e9,
-                        zmm: Double(iterations * avx512FMAFlopsPerIteration) / best.zmm / 1e9)
+        return FMAPeaks(ymm: measureFMAPeak(of: .avx2, rounds: rounds, iterations: iterations),
+                        zmm: measureFMAPeak(of: .avx512, rounds: rounds, iterations: iterations))
         #else
         return FMAPeaks(ymm: 0, zmm: 0)
         #endif
+    }
+
+    /// One core's FMA peak in GFLOP/s at the vector width of `path`'s kernels (best of `rounds`);
+    /// 0 for the reference, which has no vector kernel. The limit against which `bench kernels` and
+    /// `bench train --profile` put their GFLOP/s.
+    public static func measureFMAPeak(of path: KernelPath, rounds: Int = 5, iterations: Int = 100_000) -> Double {
+        let loop: (Int, Float) -> Float, flopsPerIteration: Int
+        switch path {
+        case .reference: return 0
+        case .avx2, .neon: (loop, flopsPerIteration) = ({ fmaThroughputLoop(iterations: $0, seed: $1) }, fmaThroughputFlopsPerIteration)
+        case .avx512:
+            #if arch(x86_64)
+            (loop, flopsPerIteration) = ({ avx512FMAThroughputLoop(iterations: $0, seed: $1) }, avx512FMAFlopsPerIteration)
+            #else
+            return 0
+            #endif
+        }
+        let clock = ContinuousClock()
+        var sink = loop(iterations / 4, 1e-3)  // warm up the vector units and the clock
+        var best = Double.infinity
+        for round in 0..<rounds {
+            let seed = Float(round + 1) * 1e-3
+            best = min(best, clock.measure { sink += loop(iterations, seed) }.seconds)
+        }
+        precondition(sink.isFinite)
+        return Double(iterations * flopsPerIteration) / best / 1e9
     }
 
     /// The kernels of `path`, or nil when this CPU cannot run them.
@@ -176,8 +177,7 @@ public enum GEMMDispatch {
     /// reaching the first GEMM of a library user stops the process with the same message.
     public static let selection: Result<KernelSelection, KernelSelectionError> = {
         do throws(KernelSelectionError) {
-            return .success(try select(features: .current, request: getenv(overrideVariable).map { String(cString: $0) },
-                                       measurePeaks: { measureFMAPeaks() }))
+            return .success(try select(features: .current, request: getenv(overrideVariable).map { String(cString: $0) }))
         } catch {
             return .failure(error)
         }

@@ -95,10 +95,30 @@ func gemmRowStore(_ lo: GEMMLane, _ hi: GEMMLane, _ c: UnsafeMutablePointer<Floa
     }
 }
 
+/// The operands of one micro-kernel call, for the edge kernels below.
+struct GEMMKernelOperands {
+    var depth: Int
+    var a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int
+    var b: UnsafePointer<Float>, bDepthStride: Int
+    var c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+}
+
+@_transparent
+func gemmMicroKernel(rows: Int, vectors: Int, _ o: GEMMKernelOperands) {
+    gemmMicroKernel(rows: rows, vectors: vectors, depth: o.depth, a: o.a, aRowStride: o.aRowStride,
+                    aDepthStride: o.aDepthStride, b: o.b, bDepthStride: o.bDepthStride, c: o.c, ldc: o.ldc,
+                    accumulate: o.accumulate)
+}
+
 /// The micro-kernel for any panel of `rows` ∈ 1...`GEMMTile.rows` rows and `vectors` ∈ {1, 2}: one
 /// specialized copy per combination (no padding, no wasted FMAs), chosen once per tile. Used for the
 /// last, partial row panel, and for the last column panel when it fits one vector (n = 40 is two
 /// full 16-wide panels and one 8-wide on AVX2; one 32-wide and one 16-wide on AVX-512).
+///
+/// Each copy is a function of its own: one function holding all 24 would grow past the optimizer's
+/// inlining budget, leaving standard-library helpers such as `storeBytes` out of line — and an
+/// out-of-line specialization compiled for AVX-512 can be picked by the linker for every caller
+/// (scripts/check-isa-boundary catches that).
 @inline(never)
 func gemmMicroKernelRows(
     _ rows: Int, vectors: Int = 2, depth: Int,
@@ -106,44 +126,61 @@ func gemmMicroKernelRows(
     b: UnsafePointer<Float>, bDepthStride: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
 ) {
-    @_transparent
-    func kernel(_ r: Int, _ v: Int) {
-        gemmMicroKernel(rows: r, vectors: v, depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
-                        b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
-    }
     precondition(rows >= 1 && rows <= GEMMTile.rows && (vectors == 1 || vectors == 2))
-    if vectors == 2 {
-        switch rows {
-        case 1: kernel(1, 2)
-        case 2: kernel(2, 2)
-        case 3: kernel(3, 2)
-        case 4: kernel(4, 2)
-        case 5: kernel(5, 2)
-        case 6: kernel(6, 2)
-        case 7: kernel(7, 2)
-        case 8: kernel(8, 2)
-        case 9: kernel(9, 2)
-        case 10: kernel(10, 2)
-        case 11: kernel(11, 2)
-        default: kernel(12, 2)
-        }
-    } else {
-        switch rows {
-        case 1: kernel(1, 1)
-        case 2: kernel(2, 1)
-        case 3: kernel(3, 1)
-        case 4: kernel(4, 1)
-        case 5: kernel(5, 1)
-        case 6: kernel(6, 1)
-        case 7: kernel(7, 1)
-        case 8: kernel(8, 1)
-        case 9: kernel(9, 1)
-        case 10: kernel(10, 1)
-        case 11: kernel(11, 1)
-        default: kernel(12, 1)
-        }
+    let o = GEMMKernelOperands(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                               b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+    switch (rows, vectors) {
+    case (1, 2): gemmKernel1x2(o)
+    case (2, 2): gemmKernel2x2(o)
+    case (3, 2): gemmKernel3x2(o)
+    case (4, 2): gemmKernel4x2(o)
+    case (5, 2): gemmKernel5x2(o)
+    case (6, 2): gemmKernel6x2(o)
+    case (7, 2): gemmKernel7x2(o)
+    case (8, 2): gemmKernel8x2(o)
+    case (9, 2): gemmKernel9x2(o)
+    case (10, 2): gemmKernel10x2(o)
+    case (11, 2): gemmKernel11x2(o)
+    case (_, 2): gemmKernel12x2(o)
+    case (1, _): gemmKernel1x1(o)
+    case (2, _): gemmKernel2x1(o)
+    case (3, _): gemmKernel3x1(o)
+    case (4, _): gemmKernel4x1(o)
+    case (5, _): gemmKernel5x1(o)
+    case (6, _): gemmKernel6x1(o)
+    case (7, _): gemmKernel7x1(o)
+    case (8, _): gemmKernel8x1(o)
+    case (9, _): gemmKernel9x1(o)
+    case (10, _): gemmKernel10x1(o)
+    case (11, _): gemmKernel11x1(o)
+    default: gemmKernel12x1(o)
     }
 }
+
+@inline(never) func gemmKernel1x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 1, vectors: 2, o) }
+@inline(never) func gemmKernel2x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 2, vectors: 2, o) }
+@inline(never) func gemmKernel3x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 3, vectors: 2, o) }
+@inline(never) func gemmKernel4x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 4, vectors: 2, o) }
+@inline(never) func gemmKernel5x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 5, vectors: 2, o) }
+@inline(never) func gemmKernel6x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 6, vectors: 2, o) }
+@inline(never) func gemmKernel7x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 7, vectors: 2, o) }
+@inline(never) func gemmKernel8x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 8, vectors: 2, o) }
+@inline(never) func gemmKernel9x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 9, vectors: 2, o) }
+@inline(never) func gemmKernel10x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 10, vectors: 2, o) }
+@inline(never) func gemmKernel11x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 11, vectors: 2, o) }
+@inline(never) func gemmKernel12x2(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 12, vectors: 2, o) }
+@inline(never) func gemmKernel1x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 1, vectors: 1, o) }
+@inline(never) func gemmKernel2x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 2, vectors: 1, o) }
+@inline(never) func gemmKernel3x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 3, vectors: 1, o) }
+@inline(never) func gemmKernel4x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 4, vectors: 1, o) }
+@inline(never) func gemmKernel5x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 5, vectors: 1, o) }
+@inline(never) func gemmKernel6x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 6, vectors: 1, o) }
+@inline(never) func gemmKernel7x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 7, vectors: 1, o) }
+@inline(never) func gemmKernel8x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 8, vectors: 1, o) }
+@inline(never) func gemmKernel9x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 9, vectors: 1, o) }
+@inline(never) func gemmKernel10x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 10, vectors: 1, o) }
+@inline(never) func gemmKernel11x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 11, vectors: 1, o) }
+@inline(never) func gemmKernel12x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 12, vectors: 1, o) }
 
 /// Adds or copies the top-left `rows × columns` of a full tile (row stride `GEMMTile.columns`)
 /// into `c`. Used for edge tiles, which the micro-kernel computes into a scratch tile.
