@@ -27,6 +27,23 @@ struct CheckpointFormatTests {
         DataTestSupport.formatError { _ = try CheckpointFile.decode(RunMetadata.self, from: bytes, path: "/run/c.vaeckpt") }
     }
 
+    @Test("a checkpoint written from borrowed buffers is byte for byte the encoded one")
+    func writingFromViewsMatchesEncoding() throws {
+        defer { DataTestSupport.removeDirectory(directory) }
+        let path = directory + "/views.vaeckpt"
+        let storage = tensors.map { tensor in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: tensor.values.count)
+            _ = buffer.initialize(from: tensor.values)
+            return buffer
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        let views = zip(tensors, storage).map { CheckpointTensorView(name: $0.name, values: UnsafeBufferPointer($1)) }
+        try CheckpointFile.write(metadata: RunMetadata(), tensors: views, to: path)
+        let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(written == (try encoded()))
+        #expect(written.count > 200)
+    }
+
     @Test func roundTripPreservesMetadataAndEveryBit() throws {
         defer { DataTestSupport.removeDirectory(directory) }
         let path = directory + "/c.vaeckpt"

@@ -359,12 +359,18 @@ public final class DataParallelTrainer {
             imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols,
             gradientExchange: exchange.mode.rawValue)
         do {
-            try checkpoints.save(
-                metadata: metadata,
-                tensors: [CheckpointTensor(name: CheckpointTensorName.parameters, values: parameters.toArray()),
-                          CheckpointTensor(name: CheckpointTensorName.adamFirstMoment, values: adam.firstMoment.toArray()),
-                          CheckpointTensor(name: CheckpointTensorName.adamSecondMoment, values: adam.secondMoment.toArray())],
-                step: globalStep, keep: config.keepCheckpoints)
+            // Written from the buffers themselves: no copy of the parameters and moments in memory.
+            func view(_ name: String, _ buffer: FlatBuffer) -> CheckpointTensorView {
+                CheckpointTensorView(name: name, values: UnsafeBufferPointer(start: buffer.baseAddress, count: buffer.count))
+            }
+            _ = try withExtendedLifetime((parameters, adam)) {
+                try checkpoints.save(
+                    metadata: metadata,
+                    tensors: [view(CheckpointTensorName.parameters, parameters),
+                              view(CheckpointTensorName.adamFirstMoment, adam.firstMoment),
+                              view(CheckpointTensorName.adamSecondMoment, adam.secondMoment)],
+                    step: globalStep, keep: config.keepCheckpoints)
+            }
         } catch {
             let previous = (try? checkpoints.newest()).flatMap { $0 }
             throw TrainingError("cannot save the checkpoint of global step \(globalStep): \(error)"

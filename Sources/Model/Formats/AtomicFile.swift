@@ -31,6 +31,17 @@ public enum AtomicFile {
 
     /// Atomically replaces (or creates) `path` with `bytes`, mode 0644.
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String, injectedFailure: InjectedFailure? = nil) throws {
+        try write(to: path, expectedBytes: bytes.count, injectedFailure: injectedFailure) { sink in try sink(bytes) }
+    }
+
+    /// Atomically replaces (or creates) `path` with the bytes `produce` hands to its sink, piece by piece, so
+    /// a large file (a checkpoint) is written from where its parts live without first being copied into one
+    /// buffer. An error thrown by `produce` also leaves the previous file unchanged. `expectedBytes` only
+    /// completes the error message ("after 50 of 1234 bytes").
+    public static func write(
+        to path: String, expectedBytes: Int? = nil, injectedFailure: InjectedFailure? = nil,
+        produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
         let directory = directoryName(of: path)
         let base = path.split(separator: "/").last.map(String.init) ?? path
         let temporary = directory + "/." + base + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -41,24 +52,36 @@ public enum AtomicFile {
         }
         var failure: String?
         var written = 0
-        while written < bytes.count, failure == nil {
-            var chunk = min(bytes.count - written, 1 << 24)
-            if let injected = injectedFailure {
-                if written >= injected.afterBytes {
-                    failure = systemErrorMessage(injected.errorNumber)
-                    break
+        struct Stop: Error {}
+        func sink(_ bytes: UnsafeRawBufferPointer) throws {
+            var offset = 0
+            while offset < bytes.count, failure == nil {
+                var chunk = min(bytes.count - offset, 1 << 24)
+                if let injected = injectedFailure {
+                    if written >= injected.afterBytes {
+                        failure = systemErrorMessage(injected.errorNumber)
+                        break
+                    }
+                    chunk = min(chunk, injected.afterBytes - written)
                 }
-                chunk = min(chunk, injected.afterBytes - written)
+                let result = Glibc.write(fd, bytes.baseAddress! + offset, chunk)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    failure = systemErrorMessage(errno)
+                } else if result == 0 {
+                    failure = "write made no progress"
+                } else {
+                    written += result
+                    offset += result
+                }
             }
-            let result = Glibc.write(fd, bytes.baseAddress! + written, chunk)
-            if result < 0 {
-                if errno == EINTR { continue }
-                failure = systemErrorMessage(errno)
-            } else if result == 0 {
-                failure = "write made no progress"
-            } else {
-                written += result
-            }
+            if failure != nil { throw Stop() }
+        }
+        do {
+            try produce(sink)
+        } catch is Stop {
+        } catch {
+            failure = failure ?? "\(error)"
         }
         if failure == nil, fsync(fd) != 0 { failure = "fsync: " + systemErrorMessage(errno) }
         // close can report a deferred write error (NFS, quotas): it counts.
@@ -66,7 +89,8 @@ public enum AtomicFile {
         if failure == nil, rename(temporary, path) != 0 { failure = "rename: " + systemErrorMessage(errno) }
         if let failure {
             unlink(temporary)
-            throw FileFormatError(path, "cannot write: \(failure) after \(written) of \(bytes.count) bytes; the previous file, if any, is unchanged")
+            let of = expectedBytes.map { " of \($0)" } ?? ""
+            throw FileFormatError(path, "cannot write: \(failure) after \(written)\(of) bytes; the previous file, if any, is unchanged")
         }
         syncDirectory(directory)
     }

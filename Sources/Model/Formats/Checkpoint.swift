@@ -12,6 +12,17 @@ public struct CheckpointTensor: Sendable, Equatable {
     }
 }
 
+/// A tensor to write, borrowed where it lives (a `FlatBuffer`): writing a checkpoint copies no tensor.
+public struct CheckpointTensorView {
+    public let name: String
+    public let values: UnsafeBufferPointer<Float>
+
+    public init(name: String, values: UnsafeBufferPointer<Float>) {
+        self.name = name
+        self.values = values
+    }
+}
+
 /// What a checkpoint file held: the caller's metadata and its tensors, in file order.
 public struct CheckpointContents<Metadata: Decodable> {
     public let path: String
@@ -58,6 +69,56 @@ public enum CheckpointFile {
 
     /// Serializes `metadata` (as JSON) and `tensors` into the bytes of a checkpoint file.
     public static func encode<Metadata: Encodable>(metadata: Metadata, tensors: [CheckpointTensor]) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try withViews(tensors[...], []) { views in
+            try stream(metadata: metadata, tensors: views) { bytes.append(contentsOf: $0) }
+        }
+        return bytes
+    }
+
+    /// The file's bytes in order, handed to `sink` in pieces: the fixed prefix and header, then each tensor's
+    /// name, length and values straight from `tensors`, then the CRC-32 of all of it.
+    static func stream<Metadata: Encodable>(
+        metadata: Metadata, tensors: [CheckpointTensorView], to sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        let (header, size) = try layout(metadata: metadata, tensors: tensors)
+        var crc = crc32(0, nil, 0)
+        func emit(_ piece: UnsafeRawBufferPointer) throws {
+            var offset = 0
+            while offset < piece.count {  // zlib's crc32 takes a 32-bit length
+                let length = min(piece.count - offset, 1 << 30)
+                crc = crc32(crc, piece.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, uInt(length))
+                offset += length
+            }
+            try sink(piece)
+        }
+        var prefix: [UInt8] = []
+        prefix += magic
+        appendLittleEndian(version, to: &prefix)
+        appendLittleEndian(UInt64(size), to: &prefix)
+        appendLittleEndian(UInt32(header.count), to: &prefix)
+        prefix += header
+        appendLittleEndian(UInt32(tensors.count), to: &prefix)
+        try prefix.withUnsafeBytes(emit)
+        for tensor in tensors {
+            var head: [UInt8] = []
+            appendLittleEndian(UInt32(tensor.name.utf8.count), to: &head)
+            head += Array(tensor.name.utf8)
+            appendLittleEndian(UInt64(tensor.values.count), to: &head)
+            try head.withUnsafeBytes(emit)
+            #if _endian(little)
+            try emit(UnsafeRawBufferPointer(tensor.values))
+            #else
+            for value in tensor.values { try withUnsafeBytes(of: value.bitPattern.littleEndian, emit) }
+            #endif
+        }
+        try withUnsafeBytes(of: UInt32(crc).littleEndian) { try sink($0) }
+    }
+
+    /// The JSON header and the total file size for `metadata` and `tensors`.
+    static func layout<Metadata: Encodable>(
+        metadata: Metadata, tensors: [CheckpointTensorView]
+    ) throws -> (header: [UInt8], size: Int) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let header = Array(try encoder.encode(metadata))
@@ -67,27 +128,17 @@ public enum CheckpointFile {
             precondition(tensor.name.utf8.count <= maxNameBytes, "tensor name over \(maxNameBytes) bytes")
             size += 4 + tensor.name.utf8.count + 8 + 4 * tensor.values.count
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(size)
-        bytes += magic
-        appendLittleEndian(version, to: &bytes)
-        appendLittleEndian(UInt64(size), to: &bytes)
-        appendLittleEndian(UInt32(header.count), to: &bytes)
-        bytes += header
-        appendLittleEndian(UInt32(tensors.count), to: &bytes)
-        for tensor in tensors {
-            appendLittleEndian(UInt32(tensor.name.utf8.count), to: &bytes)
-            bytes += Array(tensor.name.utf8)
-            appendLittleEndian(UInt64(tensor.values.count), to: &bytes)
-            #if _endian(little)
-            tensor.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-            #else
-            for value in tensor.values { appendLittleEndian(value.bitPattern, to: &bytes) }
-            #endif
+        return (header, size)
+    }
+
+    /// Views of `tensors`' arrays, valid inside `body`.
+    static func withViews<R>(
+        _ tensors: ArraySlice<CheckpointTensor>, _ views: [CheckpointTensorView], _ body: ([CheckpointTensorView]) throws -> R
+    ) throws -> R {
+        guard let first = tensors.first else { return try body(views) }
+        return try first.values.withUnsafeBufferPointer {
+            try withViews(tensors.dropFirst(), views + [CheckpointTensorView(name: first.name, values: $0)], body)
         }
-        appendLittleEndian(checksum(bytes[...]), to: &bytes)
-        assert(bytes.count == size)
-        return bytes
     }
 
     /// Parses checkpoint bytes; `path` only names the file in errors.
@@ -127,7 +178,20 @@ public enum CheckpointFile {
         metadata: Metadata, tensors: [CheckpointTensor], to path: String,
         injectedFailure: AtomicFile.InjectedFailure? = nil
     ) throws {
-        try AtomicFile.write(encode(metadata: metadata, tensors: tensors), to: path, injectedFailure: injectedFailure)
+        try withViews(tensors[...], []) { views in
+            try write(metadata: metadata, tensors: views, to: path, injectedFailure: injectedFailure)
+        }
+    }
+
+    /// Writes a checkpoint atomically straight from where its tensors live (no copy of them in memory).
+    public static func write<Metadata: Encodable>(
+        metadata: Metadata, tensors: [CheckpointTensorView], to path: String,
+        injectedFailure: AtomicFile.InjectedFailure? = nil
+    ) throws {
+        let size = try layout(metadata: metadata, tensors: tensors).size
+        try AtomicFile.write(to: path, expectedBytes: size, injectedFailure: injectedFailure) { sink in
+            try stream(metadata: metadata, tensors: tensors, to: sink)
+        }
     }
 
     /// Reads and validates a checkpoint file.

@@ -36,6 +36,14 @@ public struct CheckpointDirectory: Sendable {
     public func save<Metadata: Encodable>(
         metadata: Metadata, tensors: [CheckpointTensor], step: Int, keep: Int = 3
     ) throws -> String {
+        try CheckpointFile.withViews(tensors[...], []) { try save(metadata: metadata, tensors: $0, step: step, keep: keep) }
+    }
+
+    /// Like `save(metadata:tensors:step:keep:)`, writing the tensors from where they live.
+    @discardableResult
+    public func save<Metadata: Encodable>(
+        metadata: Metadata, tensors: [CheckpointTensorView], step: Int, keep: Int = 3
+    ) throws -> String {
         precondition(keep >= 1, "keep at least one checkpoint")
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
