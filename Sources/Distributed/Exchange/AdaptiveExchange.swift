@@ -29,6 +29,7 @@ final class AdaptiveExchange: GradientExchange {
         self.active = active
         self.world = world
         self.schedule = schedule
+        Self.releaseIfReplica(exchanges[1 - active])
         let hook = ProcessInfo.processInfo.environment["VAE_DIST_EXCHANGE_SWITCH_EVERY"]
         switchEvery = try hook.map {
             guard let n = Int($0), n > 0 else { throw TrainingError("VAE_DIST_EXCHANGE_SWITCH_EVERY=\($0): not a positive integer") }
@@ -91,5 +92,16 @@ final class AdaptiveExchange: GradientExchange {
         to.adam.step = from.adam.step
         active = next
         lastStepEnd = nil
+        Self.releaseIfReplica(from)
+    }
+
+    /// The idle allreduce exchange's four buffers go back to the OS (each rank's own memory; the
+    /// node-shared window stays): switching to it later overwrites parameters and moments anyway, and
+    /// gradients are zeroed every step. Saves 16 bytes per parameter per rank while shared memory runs.
+    private static func releaseIfReplica(_ exchange: any GradientExchange) {
+        guard exchange.hasReplicas else { return }
+        for buffer in [exchange.parameters, exchange.gradients, exchange.adam.firstMoment, exchange.adam.secondMoment] {
+            buffer.discardContents()
+        }
     }
 }

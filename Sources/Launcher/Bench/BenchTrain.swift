@@ -73,16 +73,18 @@ struct BenchTrain: ParsableCommand {
                     }
                 }
                 let exchange = trainer.gradientExchange.rawValue
-                let peaks = try world.gather(bytes: Array(String(PeakMemory.residentBytes()).utf8), root: 0)
-                guard let peaks else { continue }
-                let peakMB = peaks.map { (Double(String(decoding: $0, as: UTF8.self)) ?? 0) / 1e6 }
+                let memory = "\(PeakMemory.residentBytes()) \(PeakMemory.currentResidentBytes()) \(PeakMemory.proportionalBytes())"
+                guard let gathered = try world.gather(bytes: Array(memory.utf8), root: 0) else { continue }
+                let perRank = gathered.map { String(decoding: $0, as: UTF8.self).split(separator: " ").map { (Double($0) ?? 0) / 1e6 } }
+                let peakMB = perRank.map { $0[0] }, rssMB = perRank.map { $0[1] }, pssMB = perRank.map { $0[2] }
+                func list(_ values: [Double]) -> String { values.map { String(format: "%.0f", $0) }.joined(separator: "/") }
                 if json {
-                    print(#"{"bench":"train","model":"\#(model.rawValue)","arch":"\#(architecture)","np":\#(world.size),"batch":\#(batchSize),"epoch":\#(epoch),"seconds":\#(metrics.epochSeconds),"samples_per_second":\#(metrics.samplesPerSecond),"allreduce_share":\#(metrics.allreduceShare),"exchange":"\#(exchange)","peak_rss_mb":[\#(peakMB.map { String(format: "%.1f", $0) }.joined(separator: ","))]}"#)
+                    print(#"{"bench":"train","model":"\#(model.rawValue)","arch":"\#(architecture)","np":\#(world.size),"batch":\#(batchSize),"epoch":\#(epoch),"seconds":\#(metrics.epochSeconds),"samples_per_second":\#(metrics.samplesPerSecond),"allreduce_share":\#(metrics.allreduceShare),"exchange":"\#(exchange)","peak_rss_mb":[\#(peakMB.map { String(format: "%.1f", $0) }.joined(separator: ","))],"rss_mb":[\#(rssMB.map { String(format: "%.1f", $0) }.joined(separator: ","))],"pss_mb":[\#(pssMB.map { String(format: "%.1f", $0) }.joined(separator: ","))]}"#)
                 } else {
-                    print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, exchange %.1f%% (%@), peak RSS per rank %@ MB",
+                    print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, exchange %.1f%% (%@), peak RSS per rank %@ MB (now RSS %@, PSS %@)",
                                  model.rawValue, architecture, world.size, batchSize, epoch, metrics.epochSeconds,
                                  metrics.samplesPerSecond, metrics.allreduceShare * 100, exchange,
-                                 peakMB.map { String(format: "%.0f", $0) }.joined(separator: "/")))
+                                 list(peakMB), list(rssMB), list(pssMB)))
                 }
             }
             if world.isRoot && !json && seconds.count > 1 {
@@ -95,11 +97,23 @@ struct BenchTrain: ParsableCommand {
     }
 }
 
-/// Peak resident memory of this process (VmHWM), in bytes; 0 where /proc is missing.
+/// Memory of this process from /proc (0 where it is missing), in bytes.
+///
+/// RSS counts every page a process has touched, shared ones included: the node-shared window of
+/// `--gradient-exchange shared-memory` counts in full in each rank's RSS although it exists once per
+/// node. PSS divides each shared page among the processes that map it, so the PSS of a node's ranks
+/// adds up to the memory they use.
 enum PeakMemory {
-    static func residentBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    /// Peak resident set (VmHWM).
+    static func residentBytes() -> Int { field("VmHWM:", in: "/proc/self/status") }
+    /// Resident set now (VmRSS).
+    static func currentResidentBytes() -> Int { field("VmRSS:", in: "/proc/self/status") }
+    /// Proportional set size now (Pss).
+    static func proportionalBytes() -> Int { field("Pss:", in: "/proc/self/smaps_rollup") }
+
+    private static func field(_ name: String, in path: String) -> Int {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
             let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
             return kilobytes * 1024
         }

@@ -56,6 +56,22 @@ public final class FlatBuffer: @unchecked Sendable {
         self.owner = nil
     }
 
+    /// Gives an owned buffer's memory back to the operating system while the buffer stays valid; its
+    /// contents become zero, and pages come back on the next write. For a buffer kept only to be switched
+    /// to now and then (the replica of `--gradient-exchange auto` while the node-shared exchange runs).
+    /// Borrowed memory belongs to its owner and is left alone.
+    public func discardContents() {
+        guard owner == nil else { return }
+        #if os(Linux)
+        if alignment == FlatBuffer.hugePageSize {  // whole 2 MiB pages: hand them back
+            let bytes = max(count, 1) * MemoryLayout<Float>.stride
+            let rounded = (bytes + alignment - 1) / alignment * alignment
+            if madvise(UnsafeMutableRawPointer(baseAddress), rounded, MADV_DONTNEED) == 0 { return }
+        }
+        #endif
+        zero()
+    }
+
     /// A view of `count` floats that `owner` allocated and frees (e.g. a node-shared MPI window); the
     /// buffer keeps `owner` alive. `base` must be 64-byte aligned.
     public init(borrowing base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
