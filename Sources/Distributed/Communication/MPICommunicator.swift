@@ -151,6 +151,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     // MARK: Introspection
 
     /// The MPI library's own version string, e.g. "Open MPI v4.1.4, package: Debian OpenMPI ...".
+    /// MPI's wall clock in seconds (`MPI_Wtime`), for timing collectives as MPI benchmarks do.
+    public static func wallTime() -> Double { MPI_Wtime() }
+
     public static func libraryVersion() -> String {
         var buffer = [CChar](repeating: 0, count: Int(shim_max_library_version_string()) + 1)
         var length: Int32 = 0

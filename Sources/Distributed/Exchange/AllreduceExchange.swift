@@ -2,7 +2,7 @@ import Dispatch
 import Model
 
 /// One replica per rank: an in-place allreduce(SUM) of the flat gradient buffer, then the identical Adam
-/// update on every rank (DESIGN.md, "One flat buffer", "Normalize by the global batch"). Works for any
+/// update on every rank (ARCHITECTURE.md, "Invariants"). Works for any
 /// placement of ranks, across nodes too.
 final class AllreduceExchange: GradientExchange {
     let mode = GradientExchangeMode.allreduce

@@ -7,7 +7,7 @@ public enum GradientExchangeMode: String, CaseIterable, Sendable {
     /// Shared memory when every rank runs on one node, allreduce otherwise.
     case auto
     /// One MPI allreduce of the flat gradient buffer per step; every rank applies Adam to its own replica
-    /// (DESIGN.md's data flow; works across nodes).
+    /// (ARCHITECTURE.md, "Data flow"; works across nodes).
     case allreduce
     /// One copy of parameters and Adam state per node, in memory every rank maps: each rank sums all ranks'
     /// gradients for its 1/n of the parameters and updates that slice (`SharedMemoryExchange`).

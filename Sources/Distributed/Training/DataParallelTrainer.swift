@@ -7,7 +7,7 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// The data-parallel training loop (DESIGN.md, "Data flow"): every rank trains on its slice of each global
+/// The data-parallel training loop (ARCHITECTURE.md, "Data flow"): every rank trains on its slice of each global
 /// batch, the ranks sum their gradients and apply one identical Adam update per step — by an allreduce
 /// and a replica per rank, or through one node-shared parameter copy (`GradientExchange`). Rank 0 writes
 /// checkpoints, metrics and images.

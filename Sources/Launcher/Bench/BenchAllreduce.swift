@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Distributed
 import Model
-import MPIShim
 
 /// Times `allreduceSum` of Float buffers the size of the models' gradients.
 ///
@@ -54,9 +53,9 @@ struct BenchAllreduce: ParsableCommand {
                 times.reserveCapacity(iterations)
                 for _ in 0..<iterations {
                     try world.barrier()
-                    let start = MPI_Wtime()
+                    let start = MPICommunicator.wallTime()
                     try world.allreduceSum(pointer)
-                    times.append(MPI_Wtime() - start)
+                    times.append(MPICommunicator.wallTime() - start)
                 }
                 guard world.isRoot else { continue }
                 let summary = TimingSummary(seconds: times)

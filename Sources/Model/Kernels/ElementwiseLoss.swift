@@ -9,7 +9,7 @@ import Darwin
 ///
 /// Losses are summed (over pixels and examples) in Double; the gradient written is
 /// `gradientScale · ∂(Σ loss)/∂logit`, where the training loop passes `1 / globalBatch` so that an
-/// allreduce(SUM) over ranks yields the gradient of the global mean (DESIGN.md, "Normalize by the global batch").
+/// allreduce(SUM) over ranks yields the gradient of the global mean (ARCHITECTURE.md, "Invariants").
 public enum ElementwiseLoss {
     /// Bernoulli log-likelihood ("sigmoid cross-entropy with logits", §4.1): for logit l and target
     /// x ∈ [0, 1], loss = −[x log σ(l) + (1−x) log(1−σ(l))], computed stably as

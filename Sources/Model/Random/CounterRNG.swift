@@ -39,7 +39,7 @@ public enum NoiseMode: Sendable, Equatable {
 ///   32-bit words, i.e. four uniforms or four Gaussians.
 ///
 /// So the ε of training example `i` in epoch `e` is the same on 1 rank or 64, in a batch of 1 or 512,
-/// and a resumed run reproduces it from `(epoch, example)` alone (DESIGN.md, "Counter-based randomness").
+/// and a resumed run reproduces it from `(epoch, example)` alone (ARCHITECTURE.md, "Invariants").
 /// Value `j` of a fill does not depend on how many values were requested.
 public struct CounterRNG: Sendable, Equatable {
     public let seed: UInt64
