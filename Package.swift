@@ -98,6 +98,15 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: kernelSettings
         ),
+        // The command line in process: flag validation, help texts, the launcher's mpirun arguments.
+        .testTarget(
+            name: "LauncherTests",
+            dependencies: [
+                "Launcher",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: kernelSettings
+        ),
         .testTarget(
             name: "DistributedTests",
             dependencies: ["Distributed", "Model"],

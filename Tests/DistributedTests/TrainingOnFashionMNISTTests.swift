@@ -43,7 +43,7 @@ import Testing
         config.evaluateEveryEpoch = false
         config.imagesEveryEpoch = false
         let world = SingleProcessCommunicator()
-        let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: directory)
+        let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: RunDirectory(path: directory))
         trainer.showsProgress = false
         try trainer.run()
         let path = try #require(try CheckpointDirectory(path: directory).newest())

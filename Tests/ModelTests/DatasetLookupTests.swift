@@ -97,12 +97,8 @@ struct DatasetLookupTests {
     }
 
     /// Real data: Debian's dataset-fashion-mnist. Skipped (with a message) where it is not installed.
-    @Test func loadsRealFashionMNIST() throws {
+    @Test(DataTestSupport.needsFashionMNIST) func loadsRealFashionMNIST() throws {
         defer { DataTestSupport.removeDirectory(root) }
-        guard DataTestSupport.hasFashionMNIST else {
-            print("skipped: \(DataTestSupport.fashionMNISTDirectory) absent (apt-get install dataset-fashion-mnist)")
-            return
-        }
         let located = try DatasetLocator.locate("fashion-mnist", environment: [:], localRoot: root + "/none")
         #expect(located == DataTestSupport.fashionMNISTDirectory)
         let dataset = try Dataset.load(directory: located, name: "fashion-mnist")

@@ -64,4 +64,12 @@ enum DataTestSupport {
     static var hasFashionMNIST: Bool {
         DatasetDescription.standardFileNames.allSatisfy { FileManager.default.fileExists(atPath: fashionMNISTDirectory + "/" + $0 + ".gz") }
     }
+    /// Why a test that needs the real data is skipped (a trait: the runner reports it as skipped).
+    static let needsFashionMNIST = Testing.ConditionTrait.enabled(
+        if: hasFashionMNIST, "needs \(fashionMNISTDirectory) (apt-get install dataset-fashion-mnist)")
+    /// python3, for the tests that use an independent decoder or a local HTTP server.
+    static var python3: String? {
+        ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: FileManager.default.isExecutableFile(atPath:))
+    }
+    static let needsPython3 = Testing.ConditionTrait.enabled(if: python3 != nil, "needs python3")
 }

@@ -56,7 +56,7 @@ private final class LocalHTTPServer {
 
 @Suite("Data set download")
 struct DownloadTests {
-    @Test func downloadsVerifiesAndFallsBackAcrossMirrors() throws {
+    @Test(DataTestSupport.needsPython3) func downloadsVerifiesAndFallsBackAcrossMirrors() throws {
         let served = DataTestSupport.makeTemporaryDirectory("served")
         let target = DataTestSupport.makeTemporaryDirectory("download")
         defer {
@@ -71,10 +71,7 @@ struct DownloadTests {
         let files = try DatasetDescription.standardFileNames.map { name in
             DatasetDescription.File(name: name, gzipMD5: try MD5.hex(ofFile: served + "/good/" + name + ".gz"), contentMD5: "")
         }
-        guard let server = try LocalHTTPServer(directory: served) else {
-            print("skipped: python3 absent, cannot serve files locally")
-            return
-        }
+        let server = try #require(try LocalHTTPServer(directory: served), "python3 could not serve files locally")
         defer { server.stop() }
         let base = "http://127.0.0.1:\(server.port)/"
         let description = DatasetDescription(name: "tiny", mirrors: [base + "bad/", base + "good"], files: files, howToGet: "")

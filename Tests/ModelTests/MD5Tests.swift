@@ -36,11 +36,8 @@ struct MD5Tests {
 
     /// Against the system's `md5sum` on Debian's Fashion-MNIST files (recompressed by Debian, so their MD5s
     /// are not the upstream ones: we compare with md5sum, and check the decompressed content's MD5 separately).
-    @Test func matchesMd5sumOnFashionMNISTFiles() throws {
-        guard DataTestSupport.hasFashionMNIST, FileManager.default.fileExists(atPath: "/usr/bin/md5sum") else {
-            print("skipped: /usr/share/datasets/fashion-mnist or md5sum absent (apt-get install dataset-fashion-mnist)")
-            return
-        }
+    @Test(DataTestSupport.needsFashionMNIST, .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/md5sum"), "needs md5sum"))
+    func matchesMd5sumOnFashionMNISTFiles() throws {
         for name in ["train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"] {
             let path = DataTestSupport.fashionMNISTDirectory + "/" + name
             let process = Process()
@@ -58,11 +55,7 @@ struct MD5Tests {
     }
 
     /// The decompressed Debian files are byte-identical to upstream Fashion-MNIST: their MD5s are the catalog's content MD5s.
-    @Test func fashionMNISTContentMatchesCatalog() throws {
-        guard DataTestSupport.hasFashionMNIST else {
-            print("skipped: /usr/share/datasets/fashion-mnist absent (apt-get install dataset-fashion-mnist)")
-            return
-        }
+    @Test(DataTestSupport.needsFashionMNIST) func fashionMNISTContentMatchesCatalog() throws {
         for file in [DatasetDescription.fashionMNIST.trainLabels, DatasetDescription.fashionMNIST.testLabels] {
             let path = DataTestSupport.fashionMNISTDirectory + "/" + file.name + ".gz"
             let labels = try IDX.readLabels(path: path)

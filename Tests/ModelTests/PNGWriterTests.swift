@@ -64,11 +64,8 @@ struct PNGWriterTests {
     }
 
     /// A second, unrelated decoder: Python's zlib and struct, where python3 exists.
-    @Test func pythonReadsTheFile() throws {
-        guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
-            print("skipped: python3 absent")
-            return
-        }
+    @Test(DataTestSupport.needsPython3) func pythonReadsTheFile() throws {
+        let python = try #require(DataTestSupport.python3)
         let directory = DataTestSupport.makeTemporaryDirectory("png")
         defer { DataTestSupport.removeDirectory(directory) }
         let path = directory + "/grid.png"

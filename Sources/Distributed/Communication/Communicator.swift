@@ -1,7 +1,7 @@
 /// The collective operations data-parallel training needs, and nothing more.
 ///
-/// Every rank holds a full model replica; per step the ranks sum their gradients with one
-/// `allreduceSum` of the flat gradient buffer (ARCHITECTURE.md, "Invariants"). Rank 0 broadcasts
+/// Per step the ranks sum their gradients: one `allreduceSum` of the flat gradient buffer
+/// (ARCHITECTURE.md, "Invariants"), or, on one node, through `nodeSharedMemory`. Rank 0 broadcasts
 /// initial parameters and checkpoints. Two implementations: `MPICommunicator` (Open MPI, any number
 /// of ranks, also a one-rank singleton without `mpirun`) and `SingleProcessCommunicator` (no MPI at
 /// all, for unit tests and tools that never talk to other ranks).

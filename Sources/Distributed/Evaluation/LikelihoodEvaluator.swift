@@ -23,15 +23,23 @@ public struct TestSetEvaluation: Codable, Sendable, Equatable {
         case examples, samples, reconstruction, kl, negativeLogLikelihood = "nll", seconds, ranks
     }
 
-    /// Adds `negative_elbo` to the JSON so readers need not add the parts.
-    public func jsonObject(extra: [String: String] = [:]) -> String {
-        var fields = [
-            "examples": "\(examples)", "samples": "\(samples)", "reconstruction": "\(reconstruction)", "kl": "\(kl)",
-            "negative_elbo": "\(negativeELBO)", "nll": "\(negativeLogLikelihood)",
-            "seconds": String(format: "%.3f", seconds), "ranks": "\(ranks)",
-        ]
-        for (key, value) in extra { fields[key] = value }
-        return "{" + fields.keys.sorted().map { "\"\($0)\":\(fields[$0]!)" }.joined(separator: ",") + "}"
+    /// The `eval --json` line: these figures plus `negative_elbo` (so readers need not add the parts) and
+    /// what was evaluated.
+    public func jsonLine(checkpoint: String, dataset: String, model: String) -> String {
+        struct Line: Encodable {
+            var evaluation: TestSetEvaluation
+            var checkpoint: String, dataset: String, model: String
+            enum Keys: String, CodingKey { case negativeELBO = "negative_elbo", checkpoint, dataset, model }
+            func encode(to encoder: any Encoder) throws {
+                try evaluation.encode(to: encoder)
+                var container = encoder.container(keyedBy: Keys.self)
+                try container.encode(evaluation.negativeELBO, forKey: .negativeELBO)
+                try container.encode(checkpoint, forKey: .checkpoint)
+                try container.encode(dataset, forKey: .dataset)
+                try container.encode(model, forKey: .model)
+            }
+        }
+        return JSONLine.encode(Line(evaluation: self, checkpoint: checkpoint, dataset: dataset, model: model))
     }
 }
 

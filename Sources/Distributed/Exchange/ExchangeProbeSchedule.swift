@@ -53,8 +53,5 @@ struct ExchangeProbeSchedule {
         probeMedian < activeMedian * 0.97
     }
 
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.isEmpty ? .infinity : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
-    }
+    static func median(_ values: [Double]) -> Double { values.median ?? .infinity }
 }

@@ -23,22 +23,22 @@ public final class DataParallelTrainer {
     public var adam: Adam { exchange.adam }
     /// The gradient exchange in effect (`.allreduce` or `.sharedMemory`).
     public var gradientExchange: GradientExchangeMode { exchange.mode }
-    private let exchange: any GradientExchange
+    let exchange: any GradientExchange
     /// Why this exchange: what `--gradient-exchange auto` measured, or that it was asked for.
     public let exchangeChoice: String
     public let sampler: ShardSampler
     /// Where rank 0 writes checkpoints, `metrics.jsonl` and images; nil writes nothing.
-    public let runDirectory: String?
+    public let runDirectory: RunDirectory?
     public let dataFingerprint: UInt64
 
     /// Position in the trajectory.
-    public private(set) var epoch = 0
-    public private(set) var stepInEpoch = 0
-    public private(set) var globalStep = 0
+    public internal(set) var epoch = 0
+    public internal(set) var stepInEpoch = 0
+    public internal(set) var globalStep = 0
     /// Where this rank's steps of the last finished (or stopped) epoch spent their time. GEMM phases are
     /// timed only while `GEMMProfile.isEnabled` (`bench train --profile`).
-    public private(set) var lastEpochPhases = StepPhases()
-    private var epochTotals = EpochTotals()
+    public internal(set) var lastEpochPhases = StepPhases()
+    var epochTotals = EpochTotals()
 
     /// Per-epoch lines (rank 0 only).
     public var log: (String) -> Void = { print($0) }
@@ -58,13 +58,12 @@ public final class DataParallelTrainer {
     private let pixelBuffer: FlatBuffer
     private var indexBuffer: [Int]
     private var labelBuffer: [UInt8]
-    private let checkpoints: CheckpointDirectory?
 
     /// Builds the replica on every rank, checks that all ranks agree on configuration and data, and
     /// starts from rank 0's parameters — freshly initialized, or `resume`'s checkpoint (read by rank 0,
     /// broadcast to all).
     public init(config: TrainingConfig, dataset: Dataset, world: any Communicator,
-                runDirectory: String?, resume: String? = nil, gradientExchange: GradientExchangeMode = .auto) throws {
+                runDirectory: RunDirectory?, resume: String? = nil, gradientExchange: GradientExchangeMode = .auto) throws {
         self.config = config
         self.schedule = (config.epochs, config.maxSteps)
         self.dataset = dataset
@@ -80,7 +79,6 @@ public final class DataParallelTrainer {
         pixelBuffer = FlatBuffer(count: localCapacity * dataset.train.featureCount)
         indexBuffer = [Int](repeating: 0, count: localCapacity)
         labelBuffer = [UInt8](repeating: 0, count: localCapacity)
-        checkpoints = runDirectory.map { CheckpointDirectory(path: $0) }
         fault = try FaultInjection.fromEnvironment()
 
         guard sampler.stepsPerEpoch > 0 else {
@@ -195,8 +193,9 @@ public final class DataParallelTrainer {
 
     private var reachedMaxSteps: Bool { schedule.maxSteps.map { globalStep >= $0 } ?? false }
 
-    /// One global step: local forward/backward, allreduce(SUM) of the gradients normalized by the global
-    /// batch (so the sum is the exact mean, also for uneven shards), identical Adam update everywhere.
+    /// One global step: local forward/backward, the gradient exchange (the sum over ranks of gradients
+    /// normalized by the global batch, so the exact mean also for uneven shards) and the same Adam update
+    /// everywhere (replicated, or once per slice of a node-shared window).
     private func step(permutation: [Int], timer: inout EpochTimer) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         let stepNumber = globalStep + 1
@@ -239,7 +238,7 @@ public final class DataParallelTrainer {
         watchdog?.enter(.compute, step: stepNumber)
         guard outcome.finite else {
             // Every rank sees the poisoned sum, so all throw the same agreed failure; rank 0 names the checkpoint.
-            let kept = world.isRoot ? (try? checkpoints?.newest()).flatMap { $0 } : nil
+            let kept = world.isRoot ? (try? runDirectory?.checkpoints.newest()).flatMap { $0 } : nil
             throw AgreedFailure("the loss or its gradient became NaN/Inf at epoch \(epoch + 1), step \(stepInEpoch + 1) "
                 + "(global step \(stepNumber)); stopping without saving. Try a lower --lr."
                 + (kept.map { " The last good checkpoint is kept: \($0)" } ?? ""))
@@ -249,9 +248,6 @@ public final class DataParallelTrainer {
         stepInEpoch += 1
         globalStep += 1
         let end = DispatchTime.now().uptimeNanoseconds
-        timer.stepNanoseconds += end - start
-        timer.allreduceNanoseconds += outcome.exchangeNanoseconds
-        timer.steps += 1
         let gemm = GEMMProfile.counters
         let forwardGEMM = gemm.forwardNanoseconds - gemmBefore.forwardNanoseconds
         let backwardGEMM = gemm.backwardNanoseconds - gemmBefore.backwardNanoseconds
@@ -265,192 +261,5 @@ public final class DataParallelTrainer {
         timer.phases.stepNanoseconds += end - start
         timer.phases.gemmFlops += gemm.flops - gemmBefore.flops
         timer.phases.steps += 1
-    }
-
-    /// Sums the epoch's loss over ranks, evaluates, and (rank 0) writes the metrics line and images.
-    private func finishEpoch(timer: EpochTimer, partialSteps: Int? = nil) throws -> EpochMetrics {
-        lastEpochPhases = timer.phases
-        var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples),
-                    Double(timer.stepNanoseconds), Double(timer.allreduceNanoseconds)]
-        try world.allreduceSum(&sums)
-        let examples = max(sums[2], 1)
-        let seconds = Double(timer.stepNanoseconds) / 1e9
-        var metrics = EpochMetrics(
-            epoch: epoch + 1, globalStep: globalStep, ranks: world.size,
-            trainLoss: (sums[0] + sums[1]) / examples, trainReconstruction: sums[0] / examples, trainKL: sums[1] / examples,
-            testLoss: nil, testReconstruction: nil, testKL: nil,
-            epochSeconds: seconds, samplesPerSecond: Double(timer.steps * config.globalBatch) / max(seconds, 1e-9),
-            allreduceShare: sums[3] > 0 ? sums[4] / sums[3] : 0, partialSteps: partialSteps)
-        if config.evaluateEveryEpoch {
-            let test = try DistributedEvaluator(network: network, parameters: parameters, world: world)
-                .meanLoss(on: dataset.test)
-            metrics.testLoss = test.total
-            metrics.testReconstruction = test.reconstruction
-            metrics.testKL = test.kl
-        }
-        try world.collectively { if world.isRoot { try writeEpochOutputs(metrics) } }
-        return metrics
-    }
-
-    /// Rank 0: the summary line, the metrics line and the images of the epoch just finished.
-    private func writeEpochOutputs(_ metrics: EpochMetrics) throws {
-        if showsProgress && isatty(STDOUT_FILENO) != 0 { print("\r", terminator: "") }
-        log(metrics.summaryLine)
-        guard let runDirectory else { return }
-        try RunArtifacts(directory: runDirectory).appendMetrics(metrics)
-        if config.imagesEveryEpoch {
-            try RunArtifacts(directory: runDirectory).writeImages(network: network, parameters: parameters,
-                                                                  test: dataset.test, epoch: epoch + 1)
-        }
-    }
-
-    // MARK: Agreement, checkpoints, resume
-
-    /// Every rank contributes `hash`; a rank that differs from rank 0 is named, and all ranks fail together.
-    private static func requireAgreement(_ hash: UInt64, what: String, world: any Communicator) throws {
-        let odd = try world.ranksDisagreeing(with: hash)
-        guard odd.isEmpty else {
-            throw AgreedFailure("\(Self.ranksWord(odd)) started with a different \(what) than rank 0; "
-                + "every rank must run the same command on the same data")
-        }
-    }
-
-    /// The parameter checksum of every rank compared with rank 0's: replicas must stay bit-identical, so a
-    /// rank whose parameters drifted (a memory fault, a non-deterministic kernel) is named and all ranks stop.
-    /// With a node-shared exchange there is one copy and nothing to compare.
-    public func verifyReplicasInSync() throws {
-        guard exchange.hasReplicas else { return }
-        let odd = try world.ranksDisagreeing(with: parameters.checksum())
-        guard odd.isEmpty else {
-            throw AgreedFailure("the parameters of \(Self.ranksWord(odd)) drifted from rank 0's (checksum differs after "
-                + "global step \(globalStep)); replicas must stay bit-identical, stopping"
-                + (runDirectory.map { ". Resume from the last checkpoint in \($0)" } ?? ""))
-        }
-    }
-
-    static func ranksWord(_ ranks: [Int]) -> String {
-        "rank\(ranks.count == 1 ? "" : "s") " + ranks.map(String.init).joined(separator: ", ")
-    }
-
-    /// Test-only faults due before the forward/backward of `step`.
-    private func injectBeforeStep(_ fault: FaultInjection, step: Int) throws {
-        if fault.applies(.stall, rank: world.rank, step: step) { Thread.sleep(forTimeInterval: fault.seconds) }
-        if fault.applies(.sigterm, rank: world.rank, step: step) { raise(SIGTERM) }
-        if fault.applies(.sigint, rank: world.rank, step: step) { raise(SIGINT) }
-    }
-
-    /// Called on every rank: the epoch's running loss sums are reduced so the checkpoint holds global
-    /// figures, then rank 0 writes the file atomically (the other ranks hold identical state).
-    public func saveCheckpoint() throws {
-        guard checkpoints != nil else { return }
-        var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples)]
-        try world.allreduceSum(&sums)
-        // Only rank 0 writes; every rank learns whether it worked, so a full disk is one clear error everywhere.
-        try world.collectively { if world.isRoot { try writeCheckpoint(sums) } }
-    }
-
-    private func writeCheckpoint(_ sums: [Double]) throws {
-        guard let checkpoints else { return }
-        let metadata = TrainingCheckpointMetadata(
-            config: config, dataset: dataset.name, dataFingerprint: dataFingerprint, epoch: epoch,
-            stepInEpoch: stepInEpoch, globalStep: globalStep, adamStep: adam.step,
-            epochReconstruction: sums[0], epochKL: sums[1], epochExamples: Int(sums[2]),
-            parameterCount: parameters.count, parameterChecksum: parameters.checksum(),
-            imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols,
-            gradientExchange: exchange.mode.rawValue)
-        do {
-            // Written from the buffers themselves: no copy of the parameters and moments in memory.
-            func view(_ name: String, _ buffer: FlatBuffer) -> CheckpointTensorView {
-                CheckpointTensorView(name: name, values: UnsafeBufferPointer(start: buffer.baseAddress, count: buffer.count))
-            }
-            _ = try withExtendedLifetime((parameters, adam)) {
-                try checkpoints.save(
-                    metadata: metadata,
-                    tensors: [view(CheckpointTensorName.parameters, parameters),
-                              view(CheckpointTensorName.adamFirstMoment, adam.firstMoment),
-                              view(CheckpointTensorName.adamSecondMoment, adam.secondMoment)],
-                    step: globalStep, keep: config.keepCheckpoints)
-            }
-        } catch {
-            let previous = (try? checkpoints.newest()).flatMap { $0 }
-            throw TrainingError("cannot save the checkpoint of global step \(globalStep): \(error)"
-                + (previous.map { "; the previous checkpoint is intact: \($0)" } ?? ""))
-        }
-    }
-
-    /// Rank 0 reads `path` and broadcasts it; every rank checks it against this run. The caller publishes its
-    /// parameters and moments (`GradientExchange.publish`) and takes over its position (`resumeTrajectory`).
-    private static func readCheckpoint(_ path: String, config: TrainingConfig, network: any Network,
-                                       dataFingerprint: UInt64, world: any Communicator) throws -> TrainingCheckpoint {
-        // Rank 0 reads the file and broadcasts its bytes: other hosts need not see the same file system.
-        // Every rank decodes the same bytes and fails alike: `collectively` turns that into one agreed line.
-        var bytes = try world.collectively { world.isRoot ? try CheckpointFile.readBytes(path: path) : [] }
-        try world.broadcast(bytes: &bytes, root: 0)
-        let checkpoint = try world.collectively { try TrainingCheckpoint(bytes: bytes, path: path) }
-        let saved = checkpoint.metadata
-        guard saved.config.trajectoryDescription == config.trajectoryDescription else {
-            throw AgreedFailure("\(path): was trained with \(saved.config.flagsDescription); "
-                + "this run asks for \(config.flagsDescription). Resume with the same flags.")
-        }
-        guard saved.dataFingerprint == dataFingerprint else {
-            throw AgreedFailure("\(path): was trained on other data (\(saved.dataset)); resume with the same data set")
-        }
-        try world.collectively { try checkpoint.requireCompatible(with: network.spec, parameterCount: network.layout.count) }
-        return checkpoint
-    }
-
-    private func resumeTrajectory(at saved: TrainingCheckpointMetadata) {
-        adam.step = saved.adamStep
-        epoch = saved.epoch
-        stepInEpoch = saved.stepInEpoch
-        globalStep = saved.globalStep
-        // The restored running sums are global; keep them on rank 0 only so the end-of-epoch allreduce counts them once.
-        if world.isRoot {
-            epochTotals = EpochTotals(reconstruction: saved.epochReconstruction, kl: saved.epochKL, examples: saved.epochExamples)
-        }
-    }
-
-    /// FNV-1a over the training images and labels: ranks with other data disagree on it.
-    static func fingerprint(_ split: DataSplit) -> UInt64 {
-        var hash = fnv1a(split.labels)
-        // The pixels as 32-bit words through the fast checksum, then the 0–3 bytes that do not fill a word.
-        let pixels = split.images.pixels
-        let words = pixels.count / 4
-        hash = pixels.withUnsafeBufferPointer { FlatBuffer.checksum(
-            UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: Float.self),
-                                count: words)) } ^ hash &* 31
-        hash = fnv1a(pixels[(words * 4)...], seed: hash)
-        return hash ^ UInt64(split.count) &* 0x9e37_79b9_7f4a_7c15
-    }
-}
-
-/// This rank's running loss sums over the epoch in progress.
-struct EpochTotals {
-    var reconstruction = 0.0
-    var kl = 0.0
-    var examples = 0
-    var lastLoss = 0.0
-
-    mutating func add(_ terms: LossTerms, examples count: Int) {
-        reconstruction += terms.reconstruction
-        kl += terms.kl
-        examples += count
-        if count > 0 { lastLoss = terms.total / Double(count) }
-    }
-}
-
-struct EpochTimer {
-    var phases = StepPhases()
-    var stepNanoseconds: UInt64 = 0
-    var allreduceNanoseconds: UInt64 = 0
-    var steps = 0
-    private var lastProgress: UInt64 = 0
-
-    /// True at most once a second, so a terminal progress line costs nothing and floods no log.
-    mutating func shouldShowProgress() -> Bool {
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard now - lastProgress >= 1_000_000_000 else { return false }
-        lastProgress = now
-        return true
     }
 }

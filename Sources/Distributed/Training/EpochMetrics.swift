@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// One epoch's figures, as written to `metrics.jsonl` (one JSON object per line) and the log.
 /// Losses are per example in nats: reconstruction + KL = the negative ELBO (eq. 10) for the VAE and CVAE.
@@ -17,7 +18,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Share of step time spent exchanging gradients (allreduce, or waiting at the shared-memory barriers),
     /// averaged over ranks. JSON key kept as `allreduce_share`.
-    public var allreduceShare: Double
+    public var exchangeShare: Double
     /// Set when the run stopped (`--max-steps`) inside this epoch: the steps of it done so far. A resumed
     /// run later writes the whole epoch's line too.
     public var partialSteps: Int? = nil
@@ -26,22 +27,18 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case epoch, globalStep = "global_step", ranks, trainLoss = "train_loss"
         case trainReconstruction = "train_reconstruction", trainKL = "train_kl", testLoss = "test_loss"
         case testReconstruction = "test_reconstruction", testKL = "test_kl", epochSeconds = "epoch_seconds"
-        case samplesPerSecond = "samples_per_second", allreduceShare = "allreduce_share", partialSteps = "partial_steps"
+        case samplesPerSecond = "samples_per_second", exchangeShare = "allreduce_share", partialSteps = "partial_steps"
     }
 
     /// The JSON line for `metrics.jsonl`.
-    public var jsonLine: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
-    }
+    public var jsonLine: String { JSONLine.encode(self) }
 
     /// `epoch 3 | train 262.41 (recon 236.90 + KL 25.51) | test 260.87 | 1.62 s, 37037 samples/s, exchange 6.0%`
     public var summaryLine: String {
         var line = String(format: "epoch %d", epoch) + (partialSteps.map { " (first \($0) steps)" } ?? "")
         line += String(format: " | train %.2f (recon %.2f + KL %.2f)", trainLoss, trainReconstruction, trainKL)
         if let testLoss { line += String(format: " | test %.2f", testLoss) }
-        line += String(format: " | %.2f s, %.0f samples/s, exchange %.1f%%", epochSeconds, samplesPerSecond, allreduceShare * 100)
+        line += String(format: " | %.2f s, %.0f samples/s, exchange %.1f%%", epochSeconds, samplesPerSecond, exchangeShare * 100)
         return line
     }
 }

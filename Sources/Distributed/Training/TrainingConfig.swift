@@ -97,9 +97,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     /// `"1000-500-250"` → `[1000, 500, 250]`; nil unless one or more dash-separated widths in 1…`maxTowerWidth`.
     public static func parseConditionTower(_ text: String) -> [Int]? {
-        let widths = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
-        guard !text.isEmpty, widths.allSatisfy({ $0.map { (1...maxTowerWidth).contains($0) } ?? false }) else { return nil }
-        return widths.map { $0! }
+        guard !text.isEmpty else { return nil }
+        return LayerWidths.parse(text, maximum: maxTowerWidth)
     }
 
     /// Refuses a tower whose layers (fed at most one image's worth of condition), plus the extra first-layer
@@ -110,7 +109,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         var total = tower[tower.count - 1] * firstOutputs
         for (input, output) in zip([architecture.inputSize] + tower, tower) { total += (input + 1) * output }
         guard total <= maxParameters else {
-            throw TrainingError("--condition-tower '\(tower.map(String.init).joined(separator: "-"))' would need about "
+            throw TrainingError("--condition-tower '\(LayerWidths.text(tower))' would need about "
                 + "\(total) parameters, more than the \(maxParameters) this build trains")
         }
     }
@@ -148,7 +147,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         return "model=\(model.rawValue) arch=\(architecture) latent=\(latent.map(String.init) ?? "default") output=\(sigma) "
             + "batch=\(globalBatch) lr=\(learningRate.bitPattern) wd=\(weightDecay.bitPattern) seed=\(seed) "
             + "partial=\(keepPartialBatch)"
-            + (conditionTower.map { " tower=" + ((try? conditionTowerWidths())?.map(String.init).joined(separator: "-") ?? $0) } ?? "")
+            + (conditionTower.map { " tower=" + ((try? conditionTowerWidths()).map(LayerWidths.text) ?? $0) } ?? "")
     }
 
     /// The same fields as the flags that set them, for people: `--model vae --arch classic --batch-size 128 ...`.

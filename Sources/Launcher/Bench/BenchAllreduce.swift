@@ -86,6 +86,6 @@ struct TimingSummary {
         let sorted = seconds.sorted()
         min = sorted.first ?? 0
         max = sorted.last ?? 0
-        median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        median = seconds.median ?? 0
     }
 }

@@ -69,9 +69,7 @@ struct BenchKernels: ParsableCommand {
         let architectures = arch == "all" ? KernelBenchmark.Architecture.presets : [KernelBenchmark.Architecture.named(arch)!]
         let peaks = GEMMDispatch.kernels(for: .avx512) == nil ? nil : GEMMDispatch.measureFMAPeaks()
         if json {
-            var fields = [("type", "\"kernels\""), ("description", Self.jsonString(KernelReport.line()))]
-            if let peaks { fields += [("fma_peak_ymm_gflops", Self.gflops(peaks.ymm)), ("fma_peak_zmm_gflops", Self.gflops(peaks.zmm))] }
-            print(Self.jsonObject(fields))
+            print(JSONLine.encode(KernelsLine(description: KernelReport.line(), fmaPeakYMM: peaks?.ymm, fmaPeakZMM: peaks?.zmm)))
         } else {
             print(KernelReport.line())
             if let peaks {
@@ -114,32 +112,40 @@ struct BenchKernels: ParsableCommand {
               + String(format: "   (%.3f ms best, %.3f ms median)", report.totalBest * 1e3, report.totalMedian * 1e3))
     }
 
+    /// The first JSON line: which kernels run, and the FMA peaks where both widths exist.
+    private struct KernelsLine: Encodable {
+        var type = "kernels"
+        var description: String
+        var fmaPeakYMM: Double?, fmaPeakZMM: Double?
+        enum CodingKeys: String, CodingKey {
+            case type, description, fmaPeakYMM = "fma_peak_ymm_gflops", fmaPeakZMM = "fma_peak_zmm_gflops"
+        }
+    }
+
+    /// One GEMM (`type` "gemm") or a step's total (`type` "step_total"); scripts/bench/kernels-vs-numpy reads these.
+    private struct TimingLine: Encodable {
+        var type: String, kernels: String, arch: String, batch: Int
+        var layer: String? = nil, layerIndex: Int? = nil, kind: String? = nil, m: Int? = nil, n: Int? = nil, k: Int? = nil
+        var bestSeconds: Double, medianSeconds: Double, samples: Int? = nil, gflopsBest: Double, gflopsMedian: Double
+        enum CodingKeys: String, CodingKey {
+            case type, kernels, arch, batch, layer, layerIndex = "layer_index", kind, m, n, k
+            case bestSeconds = "best_s", medianSeconds = "median_s", samples
+            case gflopsBest = "gflops_best", gflopsMedian = "gflops_median"
+        }
+    }
+
     private func printJSON(_ report: KernelBenchmark.StepReport) {
         for t in report.timings {
             let p = t.product
-            print(Self.jsonObject([
-                ("type", "\"gemm\""), ("kernels", "\"\(report.kernels)\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
-                ("layer", "\"\(p.layer.label)\""), ("layer_index", "\(p.layerIndex)"), ("kind", "\"\(p.kind.rawValue)\""),
-                ("m", "\(p.m)"), ("n", "\(p.n)"), ("k", "\(p.k)"),
-                ("best_s", "\(t.best)"), ("median_s", "\(t.median)"), ("samples", "\(t.samples)"),
-                ("gflops_best", Self.gflops(t.gflopsBest)), ("gflops_median", Self.gflops(t.gflopsMedian)),
-            ]))
+            print(JSONLine.encode(TimingLine(
+                type: "gemm", kernels: report.kernels.rawValue, arch: report.architecture, batch: report.batch,
+                layer: p.layer.label, layerIndex: p.layerIndex, kind: p.kind.rawValue, m: p.m, n: p.n, k: p.k,
+                bestSeconds: t.best, medianSeconds: t.median, samples: t.samples,
+                gflopsBest: t.gflopsBest, gflopsMedian: t.gflopsMedian)))
         }
-        print(Self.jsonObject([
-            ("type", "\"step_total\""), ("kernels", "\"\(report.kernels)\""), ("arch", "\"\(report.architecture)\""), ("batch", "\(report.batch)"),
-            ("best_s", "\(report.totalBest)"), ("median_s", "\(report.totalMedian)"),
-            ("gflops_best", Self.gflops(report.gflopsBest)), ("gflops_median", Self.gflops(report.gflopsMedian)),
-        ]))
-    }
-
-    /// A JSON string literal (quotes, backslashes and control characters escaped).
-    private static func jsonString(_ text: String) -> String {
-        let data = try! JSONEncoder().encode(text)
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// Keys and already-encoded values in a fixed order (the values here never need escaping).
-    private static func jsonObject(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        print(JSONLine.encode(TimingLine(
+            type: "step_total", kernels: report.kernels.rawValue, arch: report.architecture, batch: report.batch,
+            bestSeconds: report.totalBest, medianSeconds: report.totalMedian, gflopsBest: report.gflopsBest,
+            gflopsMedian: report.gflopsMedian)))
     }
 }

@@ -79,21 +79,36 @@ struct BenchTrain: ParsableCommand {
                 let peakMB = perRank.map { $0[0] }, rssMB = perRank.map { $0[1] }, pssMB = perRank.map { $0[2] }
                 func list(_ values: [Double]) -> String { values.map { String(format: "%.0f", $0) }.joined(separator: "/") }
                 if json {
-                    print(#"{"bench":"train","model":"\#(model.rawValue)","arch":"\#(architecture)","np":\#(world.size),"batch":\#(batchSize),"epoch":\#(epoch),"seconds":\#(metrics.epochSeconds),"samples_per_second":\#(metrics.samplesPerSecond),"allreduce_share":\#(metrics.allreduceShare),"exchange":"\#(exchange)","peak_rss_mb":[\#(peakMB.map { String(format: "%.1f", $0) }.joined(separator: ","))],"rss_mb":[\#(rssMB.map { String(format: "%.1f", $0) }.joined(separator: ","))],"pss_mb":[\#(pssMB.map { String(format: "%.1f", $0) }.joined(separator: ","))]}"#)
+                    print(JSONLine.encode(BenchTrainLine(
+                        model: model.rawValue, arch: architecture, np: world.size, batch: batchSize, epoch: epoch,
+                        seconds: metrics.epochSeconds, samplesPerSecond: metrics.samplesPerSecond,
+                        exchangeShare: metrics.exchangeShare, exchange: exchange,
+                        peakRSSMB: peakMB, rssMB: rssMB, pssMB: pssMB)))
                 } else {
                     print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, exchange %.1f%% (%@), peak RSS per rank %@ MB (now RSS %@, PSS %@)",
                                  model.rawValue, architecture, world.size, batchSize, epoch, metrics.epochSeconds,
-                                 metrics.samplesPerSecond, metrics.allreduceShare * 100, exchange,
+                                 metrics.samplesPerSecond, metrics.exchangeShare * 100, exchange,
                                  list(peakMB), list(rssMB), list(pssMB)))
                 }
             }
             if world.isRoot && !json && seconds.count > 1 {
-                let warm = seconds.dropFirst().sorted()
-                let median = (warm[(warm.count - 1) / 2] + warm[warm.count / 2]) / 2
+                let median = seconds.dropFirst().median!
                 print(String(format: "train %@ %@ np=%d: median of epochs 2-%d: %.3f s per epoch",
                              model.rawValue, architecture, world.size, epochs, median))
             }
         }
+    }
+}
+
+/// One `bench train --json` line; scripts/bench/train-vs-pytorch reads it.
+struct BenchTrainLine: Encodable {
+    var bench = "train"
+    var model: String, arch: String, np: Int, batch: Int, epoch: Int
+    var seconds: Double, samplesPerSecond: Double, exchangeShare: Double, exchange: String
+    var peakRSSMB: [Double], rssMB: [Double], pssMB: [Double]
+    enum CodingKeys: String, CodingKey {
+        case bench, model, arch, np, batch, epoch, seconds, samplesPerSecond = "samples_per_second"
+        case exchangeShare = "allreduce_share", exchange, peakRSSMB = "peak_rss_mb", rssMB = "rss_mb", pssMB = "pss_mb"
     }
 }
 

@@ -38,15 +38,8 @@ struct Eval: ParsableCommand {
     func run() throws {
         runOnWorld { world in
             let dataset = try world.collectively { try data.load() }
-            var bytes: [UInt8] = []
-            var path = ""
-            try world.collectively {
-                path = try CheckpointDirectory.resolve(checkpoint)
-                if world.isRoot { bytes = try CheckpointFile.readBytes(path: path) }
-            }
-            try world.broadcast(bytes: &bytes, root: 0)
+            let (path, loaded) = try RunDirectory.readCheckpoint(checkpoint, world: world)
             let (network, parameters) = try world.collectively {
-                let loaded = try TrainingCheckpoint(bytes: bytes, path: path)
                 guard loaded.metadata.imageRows * loaded.metadata.imageCols == dataset.test.featureCount else {
                     throw TrainingError("\(path): trained on \(loaded.metadata.imageRows)×\(loaded.metadata.imageCols) images, but \(dataset.name) has \(dataset.test.images.rows)×\(dataset.test.images.cols)")
                 }
@@ -57,8 +50,7 @@ struct Eval: ParsableCommand {
             guard world.isRoot else { return }
             let kind = network.spec.kind
             if json {
-                print(result.jsonObject(extra: ["checkpoint": Eval.jsonString(path), "dataset": Eval.jsonString(dataset.name),
-                                                "model": Eval.jsonString(kind.rawValue)]))
+                print(result.jsonLine(checkpoint: path, dataset: dataset.name, model: kind.rawValue))
             } else {
                 let what = kind == .vae ? "−log p(x)" : "−log p(Y|X)"
                 print(String(format: "%d %@ test images, %d rank(s), %.1f s", result.examples, dataset.name, world.size, result.seconds))
@@ -71,21 +63,5 @@ struct Eval: ParsableCommand {
                 }
             }
         }
-    }
-}
-
-extension Eval {
-    /// `text` as a JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

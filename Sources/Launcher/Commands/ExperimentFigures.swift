@@ -38,13 +38,13 @@ struct Figures: ParsableCommand {
 
     func run() throws {
         let test = try data.load().test
-        let directory = out ?? runPath.map { Figures.runDirectory(of: $0) + "/figures" } ?? "figures"
+        let directory = out ?? runPath.map { RunDirectory.containing($0).path + "/figures" } ?? "figures"
         let figures = try RunFigures(directory: directory)
         var written: [FigureFile] = []
         if let run = runPath {
             let (network, parameters, name) = try Figures.restore(run, test: test)
             written += try figures.writeModelFigures(name: name, network: network, parameters: parameters, test: test)
-            let metrics = Figures.runDirectory(of: run) + "/metrics.jsonl"
+            let metrics = RunDirectory.containing(run).metricsPath
             if FileManager.default.fileExists(atPath: metrics) {
                 written.append(try figures.writeLossCurves(metricsPath: metrics, file: "\(name)-loss-curves.png"))
             }
@@ -55,14 +55,6 @@ struct Figures: ParsableCommand {
                                                        regressorParameters: r.parameters, test: test, cvaeSamples: cvaeSamples))
         }
         for figure in written { print("\(directory)/\(figure.file): \(figure.caption)") }
-    }
-
-    /// The run directory of a checkpoint path or run directory.
-    static func runDirectory(of path: String) -> String {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return path }
-        let parent = (path as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
     }
 
     /// A checkpoint's network and parameters, checked against the test images' size; name = its model.

@@ -95,18 +95,15 @@ struct Tutorial: ParsableCommand {
     func run() throws {
         runOnWorld { world in
             let data = try world.collectively { try loadDataset() }
-            var directoryBytes: [UInt8] = []
-            if world.isRoot { directoryBytes = Array((out ?? Train.defaultRunDirectory(model: .vae, dataset: "tutorial")).utf8) }
-            try world.broadcast(bytes: &directoryBytes, root: 0)
-            let directory = String(decoding: directoryBytes, as: UTF8.self)
-            try world.collectively { if world.isRoot { try Train.requireWritable(directory) } }
+            let directory = try RunDirectory.establish(
+                out, default: { RunDirectory.defaultPath(model: "vae", dataset: "tutorial") }, world: world).path
             if world.isRoot {
                 print("vae-dist: tutorial experiment on \(data.name) with \(world.size) rank\(world.size == 1 ? "" : "s") → \(directory)")
             }
 
             var results: [(part: Part, evaluation: TestSetEvaluation, trainer: DataParallelTrainer, seconds: Double)] = []
             for part in parts() {
-                let runDirectory = directory + "/" + part.name
+                let runDirectory = RunDirectory(path: directory + "/" + part.name)
                 let started = Date()
                 let trainer = try DataParallelTrainer(config: part.config, dataset: data, world: world, runDirectory: runDirectory)
                 trainer.log = { print("[\(part.name)] \($0)") }
@@ -131,7 +128,7 @@ struct Tutorial: ParsableCommand {
                 written += try figures.writeModelFigures(name: result.part.name, network: result.trainer.network,
                                                          parameters: result.trainer.parameters, test: data.test)
                 // A run stopped by --max-steps inside its first epoch has no metrics line yet.
-                let metrics = directory + "/\(result.part.name)/metrics.jsonl"
+                let metrics = RunDirectory(path: directory + "/" + result.part.name).metricsPath
                 if FileManager.default.fileExists(atPath: metrics) {
                     written.append(try figures.writeLossCurves(metricsPath: metrics, file: "\(result.part.name)-loss-curves.png"))
                 }

@@ -8,8 +8,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a VAE, CVAE or the regressor baseline, data-parallel over all ranks (the default subcommand).",
         discussion: """
-            Every rank trains on its slice of each global batch; gradients are averaged with one allreduce
-            per step. Rank 0 writes checkpoints, metrics.jsonl and sample/reconstruction images to --out.
+            Every rank trains on its slice of each global batch; every step the ranks sum their gradients
+            (one allreduce, or a node-shared window: --gradient-exchange) and apply the same Adam update. Rank 0 writes checkpoints, metrics.jsonl and sample/reconstruction images to --out.
             Examples:
               vae-dist                                              train a VAE on MNIST with defaults
               vae-dist launch -n 2 -- train --dataset fashion-mnist --epochs 10
@@ -122,14 +122,8 @@ struct Train: ParsableCommand {
             let dataset = try world.collectively { try loadedByRoot ?? data.load() }
             let checkpoint = try resume.map { path in try world.collectively { try CheckpointDirectory.resolve(path) } }
             // Rank 0 picks the run directory and checks it is writable before anyone trains.
-            var directoryBytes: [UInt8] = []
-            if world.isRoot {
-                directoryBytes = Array((out ?? checkpoint.map { ($0 as NSString).deletingLastPathComponent }
-                    ?? Train.defaultRunDirectory(model: model, dataset: dataset.name)).utf8)
-            }
-            try world.broadcast(bytes: &directoryBytes, root: 0)
-            let directory = String(decoding: directoryBytes, as: UTF8.self)
-            try world.collectively { if world.isRoot { try Train.requireWritable(directory) } }
+            let directory = try RunDirectory.establish(out ?? checkpoint.map { RunDirectory.containing($0).path },
+                default: { RunDirectory.defaultPath(model: model.rawValue, dataset: dataset.name) }, world: world)
 
             let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
                                                   runDirectory: directory, resume: checkpoint,
@@ -140,10 +134,10 @@ struct Train: ParsableCommand {
             if world.isRoot {
                 let tower = trainer.network.spec.conditionTower
                 let towerText = tower.isEmpty ? "" : " with condition tower "
-                    + ([trainer.network.conditionSize] + tower).map(String.init).joined(separator: "-")
+                    + LayerWidths.text([trainer.network.conditionSize] + tower)
                 print("vae-dist: training \(model.rawValue) \(trainer.network.spec.architecture)\(towerText) on \(dataset.name) "
                     + "(\(dataset.train.count) train / \(dataset.test.count) test) with \(world.size) rank\(world.size == 1 ? "" : "s"), "
-                    + "global batch \(batchSize), \(trainer.sampler.stepsPerEpoch) steps per epoch → \(directory)")
+                    + "global batch \(batchSize), \(trainer.sampler.stepsPerEpoch) steps per epoch → \(directory.path)")
                 if world.size > 1 {
                     print("vae-dist: gradient exchange \(trainer.gradientExchange.rawValue)"
                         + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))"))
@@ -152,45 +146,8 @@ struct Train: ParsableCommand {
             }
             try trainer.run()
             try trainer.verifyReplicasInSync()
-            if world.isRoot { print("vae-dist: done; newest checkpoint in \(directory)") }
+            if world.isRoot { print("vae-dist: done; newest checkpoint in \(directory.path)") }
         }
-    }
-
-    static func defaultRunDirectory(model: ModelChoice, dataset: String) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let name = (dataset as NSString).lastPathComponent
-        return "runs/\(model.rawValue)-\(name)-\(formatter.string(from: Date()))"
-    }
-
-    /// `mkdir -p` one component at a time, so a failure names the component and the system's reason
-    /// (Foundation's error for a path under a regular file is "NSCocoaErrorDomain error 512"). Nil on success.
-    static func makeDirectories(_ path: String) -> String? {
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for component in path.split(separator: "/") {
-            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
-            if mkdir(prefix, 0o777) == 0 { continue }
-            let error = errno
-            var status = stat()
-            if error == EEXIST && stat(prefix, &status) == 0 {
-                if status.st_mode & S_IFMT == S_IFDIR { continue }
-                return "\(prefix) is a file, not a directory"
-            }
-            return "\(prefix): \(String(cString: strerror(error)))"
-        }
-        return nil
-    }
-
-    /// Creates `directory` and proves a file can be written there, so a bad --out fails before training.
-    static func requireWritable(_ directory: String) throws {
-        if let problem = makeDirectories(directory) {
-            throw TrainingError("--out \(directory): cannot create the run directory (\(problem))")
-        }
-        let probe = directory + "/.write-test-\(getpid())"
-        guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
-            throw TrainingError("--out \(directory): the run directory is not writable")
-        }
-        try? FileManager.default.removeItem(atPath: probe)
     }
 }
 

@@ -157,7 +157,7 @@ public enum KernelBenchmark {
             total += seconds
         }
         samples.sort()
-        return Timing(product: product, best: samples[0], median: samples[samples.count / 2], samples: samples.count)
+        return Timing(product: product, best: samples[0], median: samples.median!, samples: samples.count)
     }
 
     private static func seconds(of duration: Duration) -> Double {

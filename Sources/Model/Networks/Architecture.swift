@@ -31,10 +31,8 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
         case "classic": result = .classic
         case "deep": result = .deep
         default:
-            let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-            let widths = text.isEmpty ? [] : parts.map { Int($0) }
-            guard widths.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
-            result = Architecture(inputSize: inputSize, encoderHidden: widths.map { $0! }, latentSize: latentSize ?? 20)
+            guard let widths = LayerWidths.parse(text) else { return nil }
+            result = Architecture(inputSize: inputSize, encoderHidden: widths, latentSize: latentSize ?? 20)
         }
         result.inputSize = inputSize
         if let latentSize {
@@ -46,8 +44,8 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
 
     /// `784-1000-500-250-(2x30) | 30-250-500-1000-784`
     public var description: String {
-        let encoder = ([inputSize] + encoderHidden).map(String.init).joined(separator: "-")
-        let decoder = ([latentSize] + decoderHidden + [inputSize]).map(String.init).joined(separator: "-")
+        let encoder = LayerWidths.text([inputSize] + encoderHidden)
+        let decoder = LayerWidths.text([latentSize] + decoderHidden + [inputSize])
         return "\(encoder)-(2x\(latentSize)) | \(decoder)"
     }
 }

@@ -1,7 +1,8 @@
 /// Adam over the flat parameter buffer (Kingma & Ba 2015), PyTorch's defaults and formula
 /// (see `ElementwiseAdam`). The optimizer state is two flat buffers (m, v) in the parameter layout plus
-/// the step count; every rank holds an identical copy and applies the identical update to the
-/// allreduced gradient. `firstMoment`, `secondMoment` and `step` are exposed for checkpoints.
+/// the step count. Every rank applies the same update to the gradient summed over ranks: to its own
+/// replica (allreduce exchange) or to its slice of one node-shared copy. `firstMoment`, `secondMoment`
+/// and `step` are exposed for checkpoints.
 public final class Adam: @unchecked Sendable {
     public var learningRate: Double
     public var beta1: Double

@@ -37,8 +37,8 @@ public struct RunFigures {
         written.append(FigureFile(file: "\(name)-samples.png", caption: network.latentSize > 0
             ? "64 draws z ~ N(0, I) decoded (draws 0-63 of the generation stream)" + (network.conditionSize > 0 ? ", conditioned on the middle columns of test images 0-63" : "")
             : "predictions from the middle columns of test images 0-63"))
-        try RunArtifacts(directory: directory).writeReconstructions(network: network, parameters: parameters, test: test,
-                                                                    to: path("\(name)-reconstructions.png"))
+        try RunDirectory.writeReconstructions(network: network, parameters: parameters, test: test,
+                                              to: path("\(name)-reconstructions.png"))
         written.append(FigureFile(file: "\(name)-reconstructions.png",
                                   caption: "test images 0-31 (odd rows) above their reconstructions decode(μ(X)) (even rows)"))
         guard network.latentSize > 0 && network.conditionSize == 0 else { return written }
