@@ -71,30 +71,43 @@ let package = Package(
                 .unsafeFlags(["-O"], .when(configuration: .debug)),
             ]
         ),
-        // Numerics, models, file formats. Knows nothing of MPI or the command line.
+        // Numerics: kernels and their dispatch, layers, networks, losses, Adam, counter-based RNG.
+        // Knows nothing of files, MPI or the command line.
         .target(
             name: "Model",
-            dependencies: ["CZlib", "CVectorMath", "CCPUFeatures", "KernelsAVX512"],
+            dependencies: ["CVectorMath", "CCPUFeatures", "KernelsAVX512"],
+            swiftSettings: kernelSettings
+        ),
+        // Run files: checkpoint container, atomic writes, gzip, MD5, PNG, plots, JSON lines.
+        .target(
+            name: "FileFormats",
+            dependencies: ["CZlib"],
+            swiftSettings: kernelSettings
+        ),
+        // Data reading: IDX files, the data set catalogue and lookup, downloads.
+        .target(
+            name: "Datasets",
+            dependencies: ["FileFormats"],
             swiftSettings: kernelSettings
         ),
         // Communicator over MPI (and a one-rank stand-in), sharding, the data-parallel training loop.
         .target(
             name: "Distributed",
-            dependencies: ["MPIShim", "Model"],
+            dependencies: ["MPIShim", "Model", "FileFormats", "Datasets"],
             swiftSettings: kernelSettings
         ),
         // The `vae-dist` executable: subcommands, configuration, benchmarks, the local launcher.
         .executableTarget(
             name: "Launcher",
             dependencies: [
-                "Distributed", "Model",
+                "Distributed", "Model", "FileFormats", "Datasets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings
         ),
         .testTarget(
             name: "ModelTests",
-            dependencies: ["Model"],
+            dependencies: ["Model", "FileFormats", "Datasets"],
             resources: [.copy("Fixtures")],
             swiftSettings: kernelSettings
         ),
@@ -109,20 +122,20 @@ let package = Package(
         ),
         .testTarget(
             name: "DistributedTests",
-            dependencies: ["Distributed", "Model"],
+            dependencies: ["Distributed", "Model", "FileFormats", "Datasets"],
             swiftSettings: kernelSettings
         ),
         // Checks that need several real ranks; run under mpirun by scripts/test (np = 2 and 4).
         .executableTarget(
             name: "multirank-tests",
-            dependencies: ["Distributed", "Model"],
+            dependencies: ["Distributed", "Model", "FileFormats", "Datasets"],
             path: "Tests/MultiRank",
             swiftSettings: kernelSettings
         ),
         // Mutated IDX and checkpoint files fed to the readers for a bounded time; run by scripts/test-fuzz.
         .executableTarget(
             name: "fuzz-readers",
-            dependencies: ["Distributed", "Model"],
+            dependencies: ["Distributed", "Model", "FileFormats", "Datasets"],
             path: "Tests/Fuzz",
             swiftSettings: kernelSettings
         ),

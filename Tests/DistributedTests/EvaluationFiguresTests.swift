@@ -2,6 +2,8 @@ import Distributed
 import Foundation
 import Model
 import Testing
+import FileFormats
+import Datasets
 
 /// Every evaluation figure is a valid PNG of the stated size; the distributed evaluator counts every example once.
 @Suite(.serialized) struct EvaluationFiguresTests {

@@ -2,6 +2,8 @@ import Distributed
 import Foundation
 import Model
 import Testing
+import FileFormats
+import Datasets
 
 /// Every model kind trains on real data (Fashion-MNIST, which scripts/setup installs) through the same
 /// data-parallel loop the CLI uses, with one rank: the held-out loss after a few hundred steps must be well

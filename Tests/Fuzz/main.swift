@@ -9,6 +9,8 @@
 import Distributed
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 @MainActor func option(_ name: String, _ fallback: Double) -> Double {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Model
+@testable import FileFormats
 
 private struct RunMetadata: Codable, Equatable {
     var modelKind = "vae"

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Model
+@testable import FileFormats
+@testable import Datasets
 
 @Suite("Dataset lookup and loading")
 struct DatasetLookupTests {

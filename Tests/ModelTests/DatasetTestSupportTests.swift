@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Model
+@testable import FileFormats
+@testable import Datasets
 
 /// Helpers shared by the IDX, Dataset, PNG, Checkpoint and Download tests (namespaced to avoid clashing with
 /// other suites' helpers).

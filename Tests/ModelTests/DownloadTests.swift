@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Model
+@testable import FileFormats
+@testable import Datasets
 
 /// A static-file HTTP server on 127.0.0.1 (Python's http.server on an ephemeral port) serving `directory`.
 ///

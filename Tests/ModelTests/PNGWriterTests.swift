@@ -2,6 +2,7 @@ import CZlib
 import Foundation
 import Testing
 @testable import Model
+@testable import FileFormats
 
 /// An independent PNG decoder for the writer's subset: walks the chunks, checks every CRC, inflates IDAT and
 /// undoes filter 0.

@@ -1,5 +1,7 @@
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 /// A model's test-set figures, per example in nats (means over the evaluated examples).
 public struct TestSetEvaluation: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Model
+import Datasets
 
 /// Condition vectors for generating with a conditional network.
 public enum SampleConditions {

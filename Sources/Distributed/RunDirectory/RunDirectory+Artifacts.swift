@@ -1,5 +1,7 @@
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 /// What rank 0 leaves in a run directory besides checkpoints: `metrics.jsonl` and image grids.
 extension RunDirectory {

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import FileFormats
 
 extension RunDirectory {
     /// Collective: resolves `requested` (a checkpoint file, a run directory, or its `latest`), rank 0 reads

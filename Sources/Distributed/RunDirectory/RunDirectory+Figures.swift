@@ -1,5 +1,7 @@
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 /// A figure written to disk and what it shows (for report.md).
 public struct FigureFile: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import FileFormats
 
 /// A training run on disk, and the one owner of everything in it: choosing and creating the directory
 /// (rank 0 picks, every rank learns the same path), its checkpoints (saved streamed and atomically by

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Datasets
 
 /// Saving, reading and resuming: rank 0 writes through the `RunDirectory`; a resumed run is read by rank 0,
 /// broadcast, and checked against this run by every rank.

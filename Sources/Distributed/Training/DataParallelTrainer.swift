@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Datasets
 
 /// Lets the watchdog thread hold the communicator it aborts through (`abort` is safe from any thread).
 struct UncheckedSendable<Value>: @unchecked Sendable {

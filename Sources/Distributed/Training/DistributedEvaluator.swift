@@ -1,4 +1,5 @@
 import Model
+import Datasets
 
 /// Held-out loss computed by all ranks together: rank r of n evaluates the contiguous slice
 /// `⌊rN/n⌋ ..< ⌊(r+1)N/n⌋` of the split, so every example is counted exactly once for any number of ranks;

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import FileFormats
 
 /// One epoch's figures, as written to `metrics.jsonl` (one JSON object per line) and the log.
 /// Losses are per example in nats: reconstruction + KL = the negative ELBO (eq. 10) for the VAE and CVAE.

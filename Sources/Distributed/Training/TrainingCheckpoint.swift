@@ -1,4 +1,6 @@
 import Model
+import FileFormats
+import Datasets
 
 /// What a training checkpoint's JSON header holds: the run configuration and where in the trajectory it
 /// was taken. With counter-based noise and a `(seed, epoch)` permutation, `(epoch, stepInEpoch)` is all the

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import FileFormats
 
 /// `vae-dist bench kernels`: GFLOP/s of every GEMM of one training step (see
 /// `KernelBenchmark` in the Model module), single-threaded, as an aligned table or JSON lines.

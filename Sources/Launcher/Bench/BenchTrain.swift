@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
+import FileFormats
 
 /// `vae-dist bench train`: training speed on real data, the way a user trains — under launch/mpirun.
 struct BenchTrain: ParsableCommand {

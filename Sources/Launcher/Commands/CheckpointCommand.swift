@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
+import FileFormats
 
 /// `vae-dist checkpoint`: look inside checkpoints and compare them.
 struct CheckpointCommand: ParsableCommand {

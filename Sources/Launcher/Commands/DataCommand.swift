@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 /// `vae-dist data`: getting data sets.
 struct DataCommand: ParsableCommand {

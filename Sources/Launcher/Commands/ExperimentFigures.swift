@@ -2,6 +2,8 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 /// `vae-dist figures`: the evaluation figures of trained runs, from their checkpoints. One process.
 struct Figures: ParsableCommand {

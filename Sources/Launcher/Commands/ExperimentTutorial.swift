@@ -2,6 +2,8 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 /// `vae-dist experiment`: whole experiments in one command.
 struct Experiment: ParsableCommand {

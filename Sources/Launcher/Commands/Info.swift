@@ -1,9 +1,9 @@
 import ArgumentParser
-import Distributed
-import Model
 #if canImport(Glibc)
 import Glibc
 #endif
+import Distributed
+import Model
 
 /// The first thing to run on a new cluster: every rank reports in, rank 0 prints them in order.
 struct Info: ParsableCommand {

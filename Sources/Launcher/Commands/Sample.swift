@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
+import FileFormats
 
 /// `vae-dist sample`: decode draws from the prior into a PNG grid. One process; no MPI needed.
 struct Sample: ParsableCommand {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
+import FileFormats
+import Datasets
 
 /// `vae-dist train`: the default subcommand.
 struct Train: ParsableCommand {

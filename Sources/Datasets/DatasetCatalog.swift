@@ -1,3 +1,4 @@
+import FileFormats
 /// The data sets `vae-dist` knows by name: their four files, where to download them, and their checksums.
 public struct DatasetDescription: Sendable, Equatable {
     /// One of the four files of an MNIST-format data set.

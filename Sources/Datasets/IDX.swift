@@ -1,3 +1,4 @@
+import FileFormats
 /// The IDX format of MNIST and Fashion-MNIST (http://yann.lecun.com/exdb/mnist/, "FILE FORMATS"):
 ///
 /// ```

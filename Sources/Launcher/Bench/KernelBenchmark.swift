@@ -1,3 +1,5 @@
+import Model
+
 /// Times every matrix product of one training step of a network, one GEMM at a time.
 ///
 /// A linear layer with weight `W[in × out]` and a per-rank batch `B` does three products per step

@@ -117,7 +117,7 @@ final class GzipSource: ByteSource {
 }
 
 /// Opens `path` as a byte source: decompressing when the file starts with the gzip magic, plain otherwise.
-func openPossiblyCompressed(path: String) throws -> any ByteSource {
+public func openPossiblyCompressed(path: String) throws -> any ByteSource {
     let file = try InputFile(path: path)
     var magic: (UInt8, UInt8) = (0, 0)
     let peeked = try withUnsafeMutableBytes(of: &magic) { try file.read(into: $0) }

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import FileFormats
 
 /// What `downloadDataset` did with one file.
 public struct DownloadedFile: Sendable, Equatable {

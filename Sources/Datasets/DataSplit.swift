@@ -1,3 +1,4 @@
+import FileFormats
 /// One split of a data set (train or test): images as bytes and their labels, validated to match.
 ///
 /// Pixels stay `UInt8` (4× less memory than Float, and the whole training set stays in cache-friendly form);

@@ -11,7 +11,7 @@ import Darwin
 /// Readers of hostile files (IDX, checkpoints) pull from it in pieces so that no buffer is ever sized by an
 /// unchecked header field: when the source knows how many bytes remain (a plain file) a short body is rejected
 /// before allocating; when it does not (a gzip stream) the buffer grows only as real data arrives.
-protocol ByteSource {
+public protocol ByteSource {
     /// The file the bytes come from, for error messages.
     var path: String { get }
     /// Bytes left before the end, when known without reading them (plain files); `nil` for streams.
@@ -20,7 +20,7 @@ protocol ByteSource {
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
 }
 
-extension ByteSource {
+public extension ByteSource {
     /// Reads exactly `count` bytes, or returns the shorter prefix that was there when the data ended.
     ///
     /// Allocates at most `count` bytes, and for a stream at most what actually arrived plus one growth step.
@@ -54,13 +54,13 @@ extension ByteSource {
 ///
 /// Opening refuses what would make a reader hang or misbehave: directories, FIFOs and devices (opened
 /// non-blocking so a FIFO cannot block `open` itself), and empty files.
-final class InputFile: ByteSource {
-    let path: String
-    let size: Int
-    private(set) var offset = 0
+public final class InputFile: ByteSource {
+    public let path: String
+    public let size: Int
+    public private(set) var offset = 0
     private var descriptor: Int32
 
-    init(path: String) throws {
+    public init(path: String) throws {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 { throw FileFormatError(path, "cannot open: \(systemErrorMessage(errno))") }
         var info = stat()
@@ -89,9 +89,9 @@ final class InputFile: ByteSource {
 
     deinit { close(descriptor) }
 
-    var knownRemaining: Int? { size - offset }
+    public var knownRemaining: Int? { size - offset }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard buffer.count > 0, offset < size else { return 0 }
         while true {
             let got = Glibc_read(descriptor, buffer.baseAddress, Swift.min(buffer.count, size - offset))
@@ -109,7 +109,7 @@ final class InputFile: ByteSource {
     }
 
     /// The whole file, for small formats that are parsed in memory (checkpoints). `limit` bounds the allocation.
-    static func readAll(path: String, limit: Int) throws -> [UInt8] {
+    public static func readAll(path: String, limit: Int) throws -> [UInt8] {
         var file = try InputFile(path: path)
         if file.size > limit {
             throw FileFormatError(path, "file is \(file.size) bytes, more than the \(limit) this reader accepts")
