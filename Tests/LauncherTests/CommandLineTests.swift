@@ -83,3 +83,24 @@ struct CommandLineTests {
         #expect(Launch.shellQuoted("") == "''")
     }
 }
+
+/// Whether a progress line is shown: only where a person watches.
+struct ProgressModeTests {
+    @Test("auto: launch decides, plain mpirun and srun never, a lone process checks its terminal")
+    func auto() {
+        let mode = ProgressMode.auto
+        #expect(mode.showsProgress(environment: ["VAE_DIST_PROGRESS": "1", "OMPI_COMM_WORLD_SIZE": "2"], standardOutputIsTerminal: true))
+        #expect(!mode.showsProgress(environment: ["VAE_DIST_PROGRESS": "0"], standardOutputIsTerminal: true))
+        #expect(!mode.showsProgress(environment: ["OMPI_COMM_WORLD_SIZE": "2"], standardOutputIsTerminal: true))
+        #expect(!mode.showsProgress(environment: ["SLURM_PROCID": "0"], standardOutputIsTerminal: true))
+        #expect(mode.showsProgress(environment: [:], standardOutputIsTerminal: true))
+        #expect(!mode.showsProgress(environment: [:], standardOutputIsTerminal: false))
+    }
+
+    @Test("always and never ignore the environment")
+    func forced() {
+        #expect(ProgressMode.always.showsProgress(environment: ["OMPI_COMM_WORLD_SIZE": "2"], standardOutputIsTerminal: false))
+        #expect(!ProgressMode.never.showsProgress(environment: ["VAE_DIST_PROGRESS": "1"], standardOutputIsTerminal: true))
+        #expect(CommandLineTests.failure(Train.self, ["--progress", "sometimes"])?.contains("sometimes") == true)
+    }
+}

@@ -30,7 +30,7 @@ extension DataParallelTrainer {
 
     /// Rank 0: the summary line, the metrics line and the images of the epoch just finished.
     private func writeEpochOutputs(_ metrics: EpochMetrics) throws {
-        if showsProgress && isatty(STDOUT_FILENO) != 0 { print("\r", terminator: "") }
+        if showsProgress { print("\r", terminator: "") }
         log(metrics.summaryLine)
         guard let runDirectory else { return }
         try runDirectory.appendMetrics(metrics)

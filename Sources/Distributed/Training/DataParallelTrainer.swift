@@ -43,8 +43,8 @@ public final class DataParallelTrainer {
 
     /// Per-epoch lines (rank 0 only).
     public var log: (String) -> Void = { print($0) }
-    /// Show a once-a-second progress line when standard output is a terminal (rank 0 only).
-    public var showsProgress = true
+    /// Show a once-a-second progress line (rank 0 only); the caller decides whether a person watches.
+    public var showsProgress = false
     /// Seconds one phase of a step (a collective, the forward/backward, a checkpoint) may last before the
     /// watchdog names the rank and aborts the job; 0 disables the watchdog (`--collective-timeout`).
     public var collectiveTimeout: Double = 300
@@ -141,7 +141,7 @@ public final class DataParallelTrainer {
                     watchdog.enter(.checkpoint, step: globalStep)
                     try saveCheckpoint()
                 }
-                if showsProgress && world.isRoot && isatty(STDOUT_FILENO) != 0 && timer.shouldShowProgress() {
+                if showsProgress && world.isRoot && timer.shouldShowProgress() {
                     print("\repoch \(epoch + 1)/\(schedule.epochs) step \(stepInEpoch)/\(sampler.stepsPerEpoch) "
                         + "loss \(String(format: "%.2f", epochTotals.lastLoss))   ", terminator: "")
                     fflush(nil)

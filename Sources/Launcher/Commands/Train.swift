@@ -64,6 +64,8 @@ struct Train: ParsableCommand {
     var checkReplicasEvery = 100
     @Option(name: .customLong("gradient-exchange"), help: "auto (shared memory when all ranks share one node), allreduce (a replica per rank, any placement), or shared-memory.")
     var gradientExchange: GradientExchangeMode = .auto
+    @Option(help: "Progress line while an epoch runs: auto (only when a person watches: `launch` tells, a lone process checks its terminal, plain mpirun or srun never), always, never.")
+    var progress: ProgressMode = .auto
 
     func validate() throws {
         guard epochs >= 1 && epochs <= 1_000_000 else { throw ValidationError("--epochs must be between 1 and 1000000 (got \(epochs)).") }
@@ -130,7 +132,8 @@ struct Train: ParsableCommand {
             let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
                                                   runDirectory: directory, resume: checkpoint,
                                                   gradientExchange: gradientExchange)
-            trainer.showsProgress = ProcessInfo.processInfo.environment["VAE_DIST_PROGRESS"] != "0"
+            trainer.showsProgress = progress.showsProgress(environment: ProcessInfo.processInfo.environment,
+                                                           standardOutputIsTerminal: isatty(STDOUT_FILENO) != 0)
             trainer.collectiveTimeout = collectiveTimeout
             trainer.replicaCheckEvery = checkReplicasEvery
             if world.isRoot {
