@@ -16,7 +16,7 @@ struct VAEDist: ParsableCommand {
               mpirun -np 8 vae-dist info            the same under your own mpirun (or srun)
               vae-dist bench allreduce              allreduce timings (run under mpirun/launch)
             """,
-        subcommands: [Train.self, Sample.self, Eval.self, Figures.self, Experiment.self, DataCommand.self, CheckpointCommand.self, Info.self, Launch.self, Bench.self],
+        subcommands: [Train.self, Sample.self, Eval.self, Figures.self, Experiment.self, DataCommand.self, CheckpointCommand.self, Export.self, Info.self, Launch.self, Bench.self],
         defaultSubcommand: Train.self
     )
 

@@ -64,7 +64,8 @@ public final class DataParallelTrainer {
     /// starts from rank 0's parameters — freshly initialized, or `resume`'s checkpoint (read by rank 0,
     /// broadcast to all).
     public init(config: TrainingConfig, dataset: Dataset, world: any Communicator,
-                runDirectory: RunDirectory?, resume: String? = nil, gradientExchange: GradientExchangeMode = .auto) throws {
+                runDirectory: RunDirectory?, resume: String? = nil, initialWeights: InitialWeights? = nil,
+                gradientExchange: GradientExchangeMode = .auto) throws {
         self.config = config
         self.schedule = (config.epochs, config.maxSteps)
         self.dataset = dataset
@@ -98,9 +99,20 @@ public final class DataParallelTrainer {
             gradientExchange, resumed: resumedMode, parameterCount: network.layout.count, world: world,
             learningRate: config.learningRate, weightDecay: config.weightDecay)
         if let restored { resumeTrajectory(at: restored.metadata) }
+        // Weights from a safetensors file: checked against this network by every rank, so a mismatch is one
+        // agreed error; rank 0 publishes them.
+        let imported = try initialWeights.map { weights in
+            try world.collectively { [network] in
+                let buffer = FlatBuffer(count: network.layout.count)
+                try PyTorchWeights.assign(weights.contents, to: network, parameters: buffer, path: weights.path)
+                return buffer
+            }
+        }
         // Rank 0's parameters are the truth: identical init on every rank is likely, but not assumed.
         try exchange.publish { [network, exchange] in
-            if let restored {
+            if let imported {
+                exchange.parameters.copy(from: imported)
+            } else if let restored {
                 exchange.parameters.assign(restored.parameters)
                 exchange.adam.firstMoment.assign(restored.adamFirstMoment)
                 exchange.adam.secondMoment.assign(restored.adamSecondMoment)

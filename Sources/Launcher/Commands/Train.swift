@@ -52,6 +52,8 @@ struct Train: ParsableCommand {
     var keepCheckpoints = 3
     @Option(help: "Resume from a checkpoint file or a run directory (its newest checkpoint).")
     var resume: String?
+    @Option(name: .customLong("init-from"), help: "Start from the weights of a safetensors file (`vae-dist export`, or PyTorch's state_dict) instead of a random initialization.")
+    var initFrom: String?
     @Option(name: .customLong("max-steps"), help: "Stop after this many global steps in total.")
     var maxSteps: Int?
     @Flag(name: .customLong("no-eval"), help: "Skip the test-set loss after each epoch.")
@@ -77,6 +79,7 @@ struct Train: ParsableCommand {
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0.") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1.") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1.") }
+        if resume != nil && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one: give one of them.") }
         guard collectiveTimeout.isFinite && collectiveTimeout >= 0 else { throw ValidationError("--collective-timeout must be ≥ 0 seconds.") }
         guard checkReplicasEvery >= 0 else { throw ValidationError("--check-replicas-every must be ≥ 0.") }
         guard Architecture.parse(architecture, latentSize: latent) != nil else {
@@ -131,6 +134,7 @@ struct Train: ParsableCommand {
 
             let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
                                                   runDirectory: directory, resume: checkpoint,
+                                                  initialWeights: try initFrom.map { try InitialWeights.read($0, world: world) },
                                                   gradientExchange: gradientExchange)
             trainer.showsProgress = progress.showsProgress(environment: ProcessInfo.processInfo.environment,
                                                            standardOutputIsTerminal: isatty(STDOUT_FILENO) != 0)
