@@ -22,17 +22,21 @@ extension RunDirectory {
 
     /// `samples-epoch-NNN.png` (64 draws with the same z every epoch, so progress is visible) and
     /// `reconstructions-epoch-NNN.png` (rows of 8 test images above their reconstructions).
-    public func writeImages(network: any Network, parameters: FlatBuffer, test: DataSplit, epoch: Int) throws {
+    /// Returns the two files' paths.
+    @discardableResult
+    public func writeImages(network: any Network, parameters: FlatBuffer, test: DataSplit,
+                            epoch: Int) throws -> (samples: String, reconstructions: String) {
         let stamp = String(format: "%03d", epoch)
         let height = test.images.rows, width = test.images.cols
         let sampleCount = 64
         let conditions = SampleConditions.fromTestSet(network: network, split: test, count: sampleCount)
         let samples = network.sample(count: sampleCount, conditions: conditions, firstIndex: 0, parameters: parameters)
-        try PNG.write(to: "\(path)/samples-epoch-\(stamp).png",
+        let files = (samples: "\(path)/samples-epoch-\(stamp).png", reconstructions: "\(path)/reconstructions-epoch-\(stamp).png")
+        try PNG.write(to: files.samples,
                       image: ImageGrid.tile(images: samples, count: sampleCount, height: height, width: width,
                                             rows: 8, cols: 8, border: 1, scale: 2))
-        try Self.writeReconstructions(network: network, parameters: parameters, test: test,
-                                 to: "\(path)/reconstructions-epoch-\(stamp).png")
+        try Self.writeReconstructions(network: network, parameters: parameters, test: test, to: files.reconstructions)
+        return files
     }
 
     /// Four pairs of rows: 8 test images, then their reconstructions through the posterior mean.

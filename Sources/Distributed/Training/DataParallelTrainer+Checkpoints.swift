@@ -46,6 +46,7 @@ extension DataParallelTrainer {
     }
 
     func resumeTrajectory(at saved: TrainingCheckpointMetadata) {
+        resumedAtStep = saved.globalStep
         adam.step = saved.adamStep
         epoch = saved.epoch
         stepInEpoch = saved.stepInEpoch

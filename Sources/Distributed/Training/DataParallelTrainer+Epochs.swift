@@ -1,4 +1,5 @@
 import Foundation
+import FileFormats
 import Model
 
 /// The end of an epoch: loss sums over ranks, evaluation, and rank 0's summary line, metrics and images.
@@ -34,8 +35,44 @@ extension DataParallelTrainer {
         log(metrics.summaryLine)
         guard let runDirectory else { return }
         try runDirectory.appendMetrics(metrics)
+        var values: [TensorBoardEvents.Value] = [
+            .scalar(tag: "epoch/train_loss", value: Float(metrics.trainLoss)),
+            .scalar(tag: "epoch/samples_per_second", value: Float(metrics.samplesPerSecond)),
+            .scalar(tag: "epoch/exchange_share", value: Float(metrics.exchangeShare)),
+        ]
+        if let test = metrics.testLoss { values.append(.scalar(tag: "epoch/test_loss", value: Float(test))) }
         if config.imagesEveryEpoch {
-            try runDirectory.writeImages(network: network, parameters: parameters, test: dataset.test, epoch: epoch + 1)
+            let files = try runDirectory.writeImages(network: network, parameters: parameters, test: dataset.test, epoch: epoch + 1)
+            values += [TensorBoardEvents.image(tag: "samples", pngFile: files.samples),
+                       TensorBoardEvents.image(tag: "reconstructions", pngFile: files.reconstructions)].compactMap { $0 }
         }
+        try tensorBoard?.write(step: globalStep, values)
+    }
+
+    /// Opens rank 0's event file (once) and records the run's flags; a resumed run first cuts the run's
+    /// earlier event files back to its checkpoint's step. Collective, so a failure is one agreed error.
+    func openTensorBoard() throws {
+        guard let runDirectory, tensorBoard == nil else { return }
+        try world.collectively {
+            guard world.isRoot else { return }
+            let writer = try TensorBoardWriter(directory: runDirectory, resumingAt: resumedAtStep)
+            try writer.write(step: globalStep, [.text(tag: "flags", text: "vae-dist train " + config.flagsDescription)])
+            tensorBoard = writer
+        }
+    }
+
+    /// Every `--log-every` steps: the step's loss and its parts per example of the global batch (summed
+    /// over ranks) and the learning rate, into rank 0's event file.
+    func logStep(_ terms: LossTerms, examples: Int) throws {
+        var sums = [terms.reconstruction, terms.kl, Double(examples)]
+        try world.allreduceSum(&sums)
+        guard world.isRoot, let tensorBoard else { return }
+        let count = max(sums[2], 1)
+        try tensorBoard.write(step: globalStep, [
+            .scalar(tag: "train/loss", value: Float((sums[0] + sums[1]) / count)),
+            .scalar(tag: "train/reconstruction", value: Float(sums[0] / count)),
+            .scalar(tag: "train/kl", value: Float(sums[1] / count)),
+            .scalar(tag: "train/learning_rate", value: Float(adam.learningRate)),
+        ])
     }
 }

@@ -39,6 +39,10 @@ public final class DataParallelTrainer {
     /// Where this rank's steps of the last finished (or stopped) epoch spent their time. GEMM phases are
     /// timed only while `GEMMProfile.isEnabled` (`bench train --profile`).
     public internal(set) var lastEpochPhases = StepPhases()
+    /// Rank 0's TensorBoard event file, opened by the first `run()` of a run with a directory.
+    var tensorBoard: TensorBoardWriter?
+    /// The global step this trainer resumed at (nil for a fresh run).
+    var resumedAtStep: Int?
     var epochTotals = EpochTotals()
 
     /// Per-epoch lines (rank 0 only).
@@ -89,6 +93,7 @@ public final class DataParallelTrainer {
         try Self.requireAgreement(config.trajectoryHash(dataFingerprint: dataFingerprint),
                                   what: "configuration or training data", world: world)
         try Self.requireAgreement(fnv1a(Array(gradientExchange.rawValue.utf8)), what: "--gradient-exchange", world: world)
+        try Self.requireAgreement(UInt64(max(config.logEvery, 0)), what: "--log-every", world: world)
         var restored: TrainingCheckpoint?
         if let resume {
             restored = try Self.readCheckpoint(resume, config: config, network: network,
@@ -128,6 +133,7 @@ public final class DataParallelTrainer {
     @discardableResult
     public func run() throws -> EpochMetrics? {
         if stopsOnSignals { StopSignals.install() }
+        try openTensorBoard()
         let watched = UncheckedSendable(world)
         let watchdog = CollectiveWatchdog(timeout: collectiveTimeout, rank: world.rank, size: world.size) { message in
             watched.value.abort(message: message, code: 1)
@@ -258,8 +264,12 @@ public final class DataParallelTrainer {
         }
         if exchange.hasReplicas && fault?.applies(.drift, rank: world.rank, step: stepNumber) ?? false { parameters[0] += 1e-3 }
         epochTotals.add(terms, examples: count)
+        let stepTerms = terms
         stepInEpoch += 1
         globalStep += 1
+        if runDirectory != nil && config.logEvery > 0 && globalStep % config.logEvery == 0 {
+            try logStep(stepTerms, examples: count)
+        }
         let end = DispatchTime.now().uptimeNanoseconds
         let gemm = GEMMProfile.counters
         let forwardGEMM = gemm.forwardNanoseconds - gemmBefore.forwardNanoseconds

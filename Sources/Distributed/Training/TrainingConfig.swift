@@ -47,6 +47,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evaluateEveryEpoch: Bool = true
     /// Write the sample and reconstruction grids after every epoch.
     public var imagesEveryEpoch: Bool = true
+    /// Write training loss, its parts and the learning rate to the TensorBoard event file every this many
+    /// global steps (0: only per-epoch figures). All ranks take part (one small allreduce per logged step).
+    public var logEvery: Int = 50
 
     public init() {}
 

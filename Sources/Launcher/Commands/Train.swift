@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
     var checkReplicasEvery = 100
     @Option(name: .customLong("gradient-exchange"), help: "auto (shared memory when all ranks share one node), allreduce (a replica per rank, any placement), or shared-memory.")
     var gradientExchange: GradientExchangeMode = .auto
+    @Option(name: .customLong("log-every"), help: "Write the training loss, its parts and the learning rate to the run's TensorBoard event file every N steps (0: per epoch only).")
+    var logEvery = 50
     @Option(help: "Progress line while an epoch runs: auto (only when a person watches: `launch` tells, a lone process checks its terminal, plain mpirun or srun never), always, never.")
     var progress: ProgressMode = .auto
 
@@ -79,6 +81,7 @@ struct Train: ParsableCommand {
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0.") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1.") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1.") }
+        guard logEvery >= 0 else { throw ValidationError("--log-every must be ≥ 0.") }
         if resume != nil && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one: give one of them.") }
         guard collectiveTimeout.isFinite && collectiveTimeout >= 0 else { throw ValidationError("--collective-timeout must be ≥ 0 seconds.") }
         guard checkReplicasEvery >= 0 else { throw ValidationError("--check-replicas-every must be ≥ 0.") }
@@ -112,6 +115,7 @@ struct Train: ParsableCommand {
         config.maxSteps = maxSteps
         config.checkpointEvery = checkpointEvery
         config.keepCheckpoints = keepCheckpoints
+        config.logEvery = logEvery
         config.evaluateEveryEpoch = !noEval
         config.imagesEveryEpoch = !noImages
         return config
