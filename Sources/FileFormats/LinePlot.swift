@@ -26,24 +26,76 @@ public struct PlotSeries: Sendable, Equatable {
     }
 }
 
-/// Line plots in side-by-side panels, each with its own y axis: axes, ticks with numeric labels (3×5
-/// digit font), light grid lines, and every series as a 2-pixel line with a dot on each point (so a
-/// single epoch still shows). No legend or titles are drawn — the caller describes colours in words.
+/// One panel of a figure: its series, and the words that make it readable without a caption.
+public struct PlotPanel {
+    public var series: [PlotSeries]
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    /// Legend entries, drawn top right inside the plot: a colour swatch and a name each.
+    public var legend: [(name: String, color: RGB)]
+
+    public init(series: [PlotSeries], title: String = "", xLabel: String = "", yLabel: String = "",
+                legend: [(name: String, color: RGB)] = []) {
+        self.series = series
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.legend = legend
+    }
+}
+
+/// Line plots in side-by-side panels, each with its own y axis: a title, axes with ticks and numeric
+/// labels, axis labels (the y label above its axis), light grid lines, a legend, and every series as a
+/// 2-pixel line with a dot on each point (so a single epoch still shows). Text is a 3×5 pixel font.
 public enum LinePlot {
-    public static let margins = (left: 64, right: 14, top: 14, bottom: 34)
+    public static let margins = (left: 64, right: 14, top: 44, bottom: 50)
 
     /// Renders `panels` left to right, each `panelWidth × panelHeight` pixels.
-    public static func render(panels: [[PlotSeries]], panelWidth: Int = 380, panelHeight: Int = 300) -> RGBImage {
+    public static func render(panels: [PlotPanel], panelWidth: Int = 380, panelHeight: Int = 300) -> RGBImage {
         precondition(!panels.isEmpty && panelWidth > margins.left + margins.right + 10
                      && panelHeight > margins.top + margins.bottom + 10, "LinePlot: panels too small")
         var image = RGBImage(width: panelWidth * panels.count, height: panelHeight)
-        for (index, series) in panels.enumerated() {
-            draw(series, into: &image, left: index * panelWidth, width: panelWidth, height: panelHeight)
+        for (index, panel) in panels.enumerated() {
+            let left = index * panelWidth
+            let points = draw(panel.series, into: &image, left: left, width: panelWidth, height: panelHeight)
+            // Words in capitals: the font's lower-case "e" is the number format's exponent.
+            let title = panel.title.uppercased(), xLabel = panel.xLabel.uppercased(), yLabel = panel.yLabel.uppercased()
+            image.text(title, x: left + (panelWidth - RGBImage.textWidth(title)) / 2, y: 6)
+            image.text(yLabel, x: left + 8, y: margins.top - 16)
+            let x0 = left + margins.left, x1 = left + panelWidth - margins.right
+            image.text(xLabel, x: (x0 + x1 - RGBImage.textWidth(xLabel)) / 2, y: panelHeight - 16)
+            drawLegend(panel.legend, into: &image, area: (x0 + 6, margins.top + 6, x1 - 6, panelHeight - margins.bottom - 6),
+                       avoiding: points)
         }
         return image
     }
 
-    static func draw(_ series: [PlotSeries], into image: inout RGBImage, left: Int, width: Int, height: Int) {
+    /// Swatches and names stacked on a white box in the corner of the plot `area` (left, top, right,
+    /// bottom) that covers the fewest data `points`.
+    static func drawLegend(_ entries: [(name: String, color: RGB)], into image: inout RGBImage,
+                           area: (Int, Int, Int, Int), avoiding points: [(Int, Int)]) {
+        guard !entries.isEmpty else { return }
+        let entries = entries.map { (name: $0.name.uppercased(), color: $0.color) }
+        let width = (entries.map { RGBImage.textWidth($0.name) }.max() ?? 0) + 26, rowHeight = 16
+        let height = rowHeight * entries.count + 6
+        let corners = [(area.2 - width, area.1), (area.2 - width, area.3 - height), (area.0, area.1), (area.0, area.3 - height)]
+        func covered(_ corner: (Int, Int)) -> Int {
+            points.filter { $0.0 >= corner.0 - 4 && $0.0 <= corner.0 + width + 4 && $0.1 >= corner.1 - 4 && $0.1 <= corner.1 + height + 4 }.count
+        }
+        let (left, top) = corners.min { covered($0) < covered($1) }!
+        image.fill(x: left, y: top, width: width, height: height, color: .white)
+        for (row, entry) in entries.enumerated() {
+            let y = top + 4 + row * rowHeight
+            image.fill(x: left + 4, y: y, width: 12, height: 10, color: entry.color)
+            image.text(entry.name, x: left + 22, y: y)
+        }
+    }
+
+    /// Draws the axes and series; returns the series' points in pixels (along lines too, every few pixels).
+    @discardableResult
+    static func draw(_ series: [PlotSeries], into image: inout RGBImage, left: Int, width: Int, height: Int) -> [(Int, Int)] {
+        var drawn: [(Int, Int)] = []
         let x0 = left + margins.left, x1 = left + width - margins.right
         let y0 = height - margins.bottom, y1 = margins.top   // y0 is the bottom (pixel rows grow downwards)
         var xs: [Double] = [], ys: [Double] = []
@@ -77,9 +129,16 @@ public enum LinePlot {
             for (x, y) in zip(s.xs, s.ys) {
                 guard x.isFinite && y.isFinite else { previous = nil; continue }
                 let point = (px(x), py(y))
+                drawn.append(point)
                 switch s.style {
                 case .line:
-                    if let previous { image.line(previous.0, previous.1, point.0, point.1, color: s.color, thickness: 2) }
+                    if let previous {
+                        image.line(previous.0, previous.1, point.0, point.1, color: s.color, thickness: 2)
+                        let steps = max(abs(point.0 - previous.0), abs(point.1 - previous.1)) / 4
+                        for i in stride(from: 1, to: steps, by: 1) {
+                            drawn.append((previous.0 + (point.0 - previous.0) * i / steps, previous.1 + (point.1 - previous.1) * i / steps))
+                        }
+                    }
                     image.disc(point.0, point.1, radius: 3, color: s.color)
                 case .dots(let radius):
                     image.disc(point.0, point.1, radius: radius, color: s.color)
@@ -87,6 +146,7 @@ public enum LinePlot {
                 previous = point
             }
         }
+        return drawn
     }
 
     /// The data's range widened by `pad` of its span on each side; a single value gets ±0.5 (or ±5%).

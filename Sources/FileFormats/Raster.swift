@@ -65,7 +65,7 @@ public struct RGBImage: Sendable, Equatable {
     public mutating func text(_ text: String, x: Int, y: Int, scale: Int = 2, color: RGB = .black) -> Int {
         var cursor = x
         for character in text {
-            if let glyph = TinyFont.glyphs[character] {
+            if let glyph = TinyFont.glyphs[character] ?? TinyFont.glyphs[Character(character.uppercased())] {
                 for row in 0..<5 {
                     for column in 0..<3 where glyph[row] & (4 >> column) != 0 {
                         fill(x: cursor + column * scale, y: y + row * scale, width: scale, height: scale, color: color)
@@ -113,6 +113,15 @@ enum TinyFont {
         "4": [5, 5, 7, 1, 1], "5": [7, 4, 7, 1, 7], "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 2, 2],
         "8": [7, 5, 7, 5, 7], "9": [7, 5, 7, 1, 7], ".": [0, 0, 0, 0, 2], "-": [0, 0, 7, 0, 0],
         "+": [0, 2, 7, 2, 0], "e": [0, 7, 7, 4, 7],
+        // Capitals and a little punctuation for titles, axis labels and legends (lower case is drawn as
+        // upper case, except the number format's "e").
+        "A": [2, 5, 7, 5, 5], "B": [6, 5, 6, 5, 6], "C": [3, 4, 4, 4, 3], "D": [6, 5, 5, 5, 6], "E": [7, 4, 6, 4, 7],
+        "F": [7, 4, 6, 4, 4], "G": [3, 4, 5, 5, 3], "H": [5, 5, 7, 5, 5], "I": [7, 2, 2, 2, 7], "J": [1, 1, 1, 5, 2],
+        "K": [5, 5, 6, 5, 5], "L": [4, 4, 4, 4, 7], "M": [5, 7, 7, 5, 5], "N": [6, 5, 5, 5, 5], "O": [2, 5, 5, 5, 2],
+        "P": [6, 5, 6, 4, 4], "Q": [2, 5, 5, 6, 3], "R": [6, 5, 6, 5, 5], "S": [3, 4, 2, 1, 6], "T": [7, 2, 2, 2, 2],
+        "U": [5, 5, 5, 5, 7], "V": [5, 5, 5, 5, 2], "W": [5, 5, 7, 7, 5], "X": [5, 5, 2, 5, 5], "Y": [5, 5, 2, 2, 2],
+        "Z": [7, 1, 2, 4, 7], " ": [0, 0, 0, 0, 0], "(": [2, 4, 4, 4, 2], ")": [2, 1, 1, 1, 2], "/": [1, 1, 2, 4, 4],
+        ":": [0, 2, 0, 2, 0], "=": [0, 7, 0, 7, 0], ",": [0, 0, 0, 2, 4], "%": [5, 1, 2, 4, 5], "_": [0, 0, 0, 0, 7],
     ]
 }
 

@@ -102,6 +102,28 @@ import Datasets
         var colours = Set<RGB>()
         for y in 0..<image.height { for x in 0..<image.width { colours.insert(image.color(x: x, y: y)) } }
         #expect(colours.contains(RunFigures.trainColor) && colours.contains(RunFigures.testColor))
+        // Every panel explains itself: a title in its top band, the x label in its bottom band, and a
+        // legend box holding a swatch of each colour.
+        func blackPixels(_ xs: Range<Int>, _ ys: Range<Int>) -> Int {
+            var n = 0
+            for y in ys { for x in xs where image.color(x: x, y: y) == .black { n += 1 } }
+            return n
+        }
+        for panel in 0..<3 {
+            let xs = panel * 380..<(panel + 1) * 380
+            #expect(blackPixels(xs, 0..<20) > 20, "panel \(panel) has no title")
+            #expect(blackPixels(xs, 280..<300) > 10, "panel \(panel) has no x label")
+        }
+    }
+
+    @Test func plotsWithoutWordsHaveNone() {
+        let series = [PlotSeries(xs: [1, 2], ys: [3, 4], color: RunFigures.trainColor)]
+        let bare = LinePlot.render(panels: [PlotPanel(series: series)])
+        let titled = LinePlot.render(panels: [PlotPanel(series: series, title: "loss", xLabel: "epoch", yLabel: "nats",
+                                                        legend: [("train", RunFigures.trainColor)])])
+        var differing = 0
+        for y in 0..<bare.height { for x in 0..<bare.width where bare.color(x: x, y: y) != titled.color(x: x, y: y) { differing += 1 } }
+        #expect(differing > 100)
     }
 
     @Test func evaluatorCountsEveryExampleOnceAndIWIsBelowTheELBO() throws {

@@ -66,7 +66,10 @@ public enum LatentFigures {
             ys[Int(label) % 10].append(Double(means[2 * i + 1]))
         }
         let series = (0..<10).map { PlotSeries(xs: xs[$0], ys: ys[$0], color: RGB.categorical[$0], style: .dots(radius: 1)) }
-        return LinePlot.render(panels: [series], panelWidth: size, panelHeight: size)
+        let legend = (0..<10).map { (name: "class \($0)", color: RGB.categorical[$0]) }
+        return LinePlot.render(panels: [PlotPanel(series: series, title: "posterior means of the test images",
+                                                  xLabel: "z1", yLabel: "z2", legend: legend)],
+                               panelWidth: size, panelHeight: size)
     }
 
     /// The tutorial's Figure 8 layout, columns = examples: row 0 the conditioning column X alone (binarized

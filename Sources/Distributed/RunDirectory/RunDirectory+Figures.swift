@@ -68,7 +68,7 @@ public struct RunFigures {
             try PNG.write(to: path("\(name)-latent-scatter.png"),
                           image: LatentFigures.latentScatter(means: means, labels: test.labels))
             written.append(FigureFile(file: "\(name)-latent-scatter.png",
-                                      caption: "μ(X) of all \(test.count) test images, coloured by class (tab10 order: 0 blue, 1 orange, 2 green, 3 red, 4 purple, 5 brown, 6 pink, 7 gray, 8 olive, 9 cyan)"))
+                                      caption: "μ(X) of all \(test.count) test images, coloured by class (legend in the figure; tab10 order: 0 blue, 1 orange, 2 green, 3 red, 4 purple, 5 brown, 6 pink, 7 gray, 8 olive, 9 cyan)"))
         }
         return written
     }
@@ -103,7 +103,7 @@ public struct RunFigures {
         let metrics = try RunFigures.readMetrics(path: metricsPath)
         try PNG.write(to: path(file), image: RunFigures.lossCurves(metrics))
         return FigureFile(file: file, caption: "per-epoch loss (nats/example) from metrics.jsonl; panels: total, reconstruction, KL; "
-            + "train blue, test orange; x = epoch")
+            + "train blue, test orange (legend in each panel); x = epoch")
     }
 
     /// The epochs of a `metrics.jsonl` (a resumed run may repeat an epoch: the last line wins).
@@ -124,12 +124,14 @@ public struct RunFigures {
 
     public static func lossCurves(_ metrics: [EpochMetrics]) -> RGBImage {
         let epochs = metrics.map { Double($0.epoch) }
-        func panel(_ train: (EpochMetrics) -> Double, _ test: (EpochMetrics) -> Double?) -> [PlotSeries] {
-            [PlotSeries(xs: epochs, ys: metrics.map(train), color: trainColor),
-             PlotSeries(xs: epochs, ys: metrics.map { test($0) ?? .nan }, color: testColor)]
+        func panel(_ title: String, _ train: (EpochMetrics) -> Double, _ test: (EpochMetrics) -> Double?) -> PlotPanel {
+            PlotPanel(series: [PlotSeries(xs: epochs, ys: metrics.map(train), color: trainColor),
+                               PlotSeries(xs: epochs, ys: metrics.map { test($0) ?? .nan }, color: testColor)],
+                      title: title, xLabel: "epoch", yLabel: "nats per example",
+                      legend: [("train", trainColor), ("test", testColor)])
         }
-        return LinePlot.render(panels: [panel(\.trainLoss, \.testLoss),
-                                        panel(\.trainReconstruction, \.testReconstruction),
-                                        panel(\.trainKL, \.testKL)])
+        return LinePlot.render(panels: [panel("loss (negative ELBO)", \.trainLoss, \.testLoss),
+                                        panel("reconstruction", \.trainReconstruction, \.testReconstruction),
+                                        panel("KL divergence", \.trainKL, \.testKL)])
     }
 }

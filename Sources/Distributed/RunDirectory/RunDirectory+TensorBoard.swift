@@ -11,6 +11,9 @@ public final class TensorBoardWriter {
     /// run redoes appear once, as the run itself continues from the checkpoint.
     public init(directory: RunDirectory, resumingAt step: Int? = nil) throws {
         if let step { try Self.cut(directory, after: step) }
+        if let problem = RunDirectory.makeDirectories(directory.path) {
+            throw TrainingError("\(directory.path): cannot create the run directory (\(problem))")
+        }
         let stamp = Int(Date().timeIntervalSince1970)
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
         path = directory.path + "/events.out.tfevents.\(stamp).\(host).\(getpid()).vae-dist"
