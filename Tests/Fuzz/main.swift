@@ -1,4 +1,4 @@
-// fuzz-readers: feeds mutated IDX (raw and gzip) and checkpoint files to the real readers, in process, for a
+// fuzz-readers: feeds mutated IDX (raw and gzip), checkpoint and safetensors files to the real readers, in process, for a
 // bounded number of iterations or seconds. Every input must be accepted or refused with a thrown one-line
 // error; a crash (the process dies), a hang (the caller's timeout) or an allocation sized by an unchecked
 // field (the caller's `ulimit -v`, and the peak RSS printed at the end) is a failure. scripts/test-fuzz runs it.
@@ -127,6 +127,10 @@ for name in (try FileManager.default.contentsOfDirectory(atPath: seedDirectory))
 }
 let checkpoint = try seedCheckpoint()
 precondition((try? TrainingCheckpoint(bytes: checkpoint, path: "seed")) != nil, "the seed checkpoint must load")
+// A valid safetensors export of the same network, for `--init-from`'s reader and name mapping.
+let exportNetwork = try TrainingCheckpoint(bytes: checkpoint, path: "seed").restoreNetwork()
+let safetensors = SafeTensors.encode(PyTorchWeights.tensors(of: exportNetwork.network, parameters: exportNetwork.parameters),
+                                     metadata: ["format": "vae-dist"])
 guard !seeds.isEmpty else { print("fuzz-readers: no seed files in \(seedDirectory)"); exit(2) }
 
 let start = Date()
@@ -136,7 +140,15 @@ while iterations < iterationLimit && Date().timeIntervalSince(start) < secondsLi
     iterations += 1
     let path = workDirectory + "/input-\(iterations % 4)"
     do {
-        if rng.below(2) == 0 {
+        let choice = rng.below(3)
+        if choice == 2 {
+            // safetensors: damage the header length (little-endian), the JSON or the data.
+            let bytes = mutate(safetensors, headerWords: 2, bigEndian: false)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let contents = try SafeTensors.read(path: path)
+            let buffer = FlatBuffer(count: exportNetwork.network.layout.count)
+            try PyTorchWeights.assign(contents, to: exportNetwork.network, parameters: buffer, path: path)
+        } else if choice == 0 {
             let seed = seeds[rng.below(seeds.count)]
             let isGzip = seed.bytes.starts(with: [0x1f, 0x8b])
             // Raw seeds: damage the header words (big-endian); gzip seeds: damage the stream itself.
