@@ -73,6 +73,18 @@ struct CommandLineTests {
         let crowded = Launch.mpirunArguments(ranks: 8, cores: 2, isRoot: true, extra: [],
                                              program: "/bin/vae-dist", programArguments: ["train", "--epochs", "1"])
         #expect(crowded == ["-np", "8", "--oversubscribe", "--allow-run-as-root", "/bin/vae-dist", "train", "--epochs", "1"])
+        // Several hosts: the hosts pass through, and oversubscription is the hostfile's slots to decide.
+        let cluster = Launch.mpirunArguments(ranks: 8, cores: 2, isRoot: false, hosts: ["--host", "a:4,b:4"], extra: [],
+                                             program: "/bin/vae-dist", programArguments: ["info"])
+        #expect(cluster == ["-np", "8", "--host", "a:4,b:4", "/bin/vae-dist", "info"])
+    }
+
+    @Test("launch refuses a missing hostfile, both host options, and a malformed host list")
+    func launchHosts() {
+        #expect(Self.failure(Launch.self, ["--hostfile", "/no/such/file", "--", "info"])?.contains("/no/such/file") == true)
+        #expect(Self.failure(Launch.self, ["--hostfile", "/etc/hostname", "--host", "a", "--", "info"])?.contains("not both") == true)
+        #expect(Self.failure(Launch.self, ["--host", "a,,b", "--", "info"])?.contains("--host") == true)
+        #expect(Self.failure(Launch.self, ["--host", "a:2,b:2", "--", "info"]) == nil)
     }
 
     @Test("a dry run's command line is quoted for a shell")

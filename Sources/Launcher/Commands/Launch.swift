@@ -4,9 +4,11 @@ import Foundation
 import Glibc
 #endif
 
-/// Starts this same binary on `n` local ranks under `mpirun`, with the flags a single machine needs:
-/// `--oversubscribe` when ranks exceed cores, `--allow-run-as-root` when run as root. The launcher
-/// replaces itself with `mpirun` (exec), so the job's exit status and Ctrl-C pass straight through.
+/// Starts this same binary on `n` ranks under `mpirun`, with the flags a machine needs:
+/// `--oversubscribe` when local ranks exceed cores, `--allow-run-as-root` when run as root; with
+/// `--hostfile` or `--host` on several hosts (where oversubscription is the hostfile's `slots` to say).
+/// The launcher replaces itself with `mpirun` (exec), so the job's exit status and Ctrl-C pass straight
+/// through.
 struct Launch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start a local multi-rank run of vae-dist under mpirun.",
@@ -16,7 +18,9 @@ struct Launch: ParsableCommand {
               vae-dist launch -n 2 -- info
               vae-dist launch -n 4 -- train --dataset fashion-mnist --epochs 10
               vae-dist launch -n 2 --dry-run -- info     print the mpirun command only
-            For several hosts use mpirun or Slurm directly: see cluster/ and the README.
+              vae-dist launch -n 4 --host nodeA:2,nodeB:2 -- train --dataset fashion-mnist
+              vae-dist launch -n 16 --hostfile cluster/hostfile.example -- info
+            Every host needs the same build at the same path. With Slurm, see cluster/slurm.sbatch.
             """)
 
     @Option(name: [.customShort("n"), .customLong("np")], help: "Number of ranks.")
@@ -29,6 +33,12 @@ struct Launch: ParsableCommand {
             help: "An extra argument for mpirun (repeatable), e.g. --mpi-arg=--bind-to --mpi-arg=none.")
     var mpiArguments: [String] = []
 
+    @Option(help: "An Open MPI hostfile naming the hosts (and their slots) to start ranks on.")
+    var hostfile: String?
+
+    @Option(help: "Hosts to start ranks on, comma-separated, each optionally with its slots: a:2,b:2.")
+    var host: String?
+
     @Flag(help: "Print the mpirun command line and exit without running it.")
     var dryRun = false
 
@@ -38,6 +48,13 @@ struct Launch: ParsableCommand {
     func validate() throws {
         guard ranks >= 1 else { throw ValidationError("-n must be at least 1 (got \(ranks)).") }
         guard ranks <= 4096 else { throw ValidationError("-n \(ranks) is more local ranks than this launcher supports (4096).") }
+        if hostfile != nil && host != nil { throw ValidationError("Give --hostfile or --host, not both.") }
+        if let hostfile, !FileManager.default.isReadableFile(atPath: hostfile) {
+            throw ValidationError("--hostfile \(hostfile): no such readable file.")
+        }
+        if let host, host.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0.contains(" ") }) {
+            throw ValidationError("--host takes comma-separated host names (optionally name:slots), e.g. a:2,b:2 (got '\(host)').")
+        }
         guard !rankArguments.isEmpty else {
             throw ValidationError("Name what the ranks should run after `--`, e.g. `vae-dist launch -n 2 -- info`.")
         }
@@ -48,8 +65,9 @@ struct Launch: ParsableCommand {
         // Open MPI gives ranks a pseudo-terminal even when the launcher's output goes to a file; tell the
         // ranks whether a person is watching, so progress lines do not litter logs.
         let progress = ["-x", "VAE_DIST_PROGRESS=\(isatty(STDOUT_FILENO) != 0 ? 1 : 0)"]
+        let hosts = hostfile.map { ["--hostfile", $0] } ?? host.map { ["--host", $0] } ?? []
         let command = [executable] + Launch.mpirunArguments(
-            ranks: ranks, cores: Launch.onlineCores(), isRoot: geteuid() == 0,
+            ranks: ranks, cores: Launch.onlineCores(), isRoot: geteuid() == 0, hosts: hosts,
             extra: progress + mpiArguments, program: Launch.currentExecutable(), programArguments: rankArguments)
         if dryRun {
             print(command.map(Launch.shellQuoted).joined(separator: " "))
@@ -61,12 +79,14 @@ struct Launch: ParsableCommand {
         throw ValidationError("cannot run \(executable): \(String(cString: strerror(errno)))")
     }
 
-    /// The `mpirun` arguments for a single-host job. Pure, so it is unit-tested.
+    /// The `mpirun` arguments of a job; `hosts` is `--hostfile F` or `--host a,b`, empty for this host
+    /// alone. Pure, so it is unit-tested (LauncherTests).
     static func mpirunArguments(
-        ranks: Int, cores: Int, isRoot: Bool, extra: [String], program: String, programArguments: [String]
+        ranks: Int, cores: Int, isRoot: Bool, hosts: [String] = [], extra: [String], program: String,
+        programArguments: [String]
     ) -> [String] {
-        var arguments = ["-np", String(ranks)]
-        if ranks > cores { arguments.append("--oversubscribe") }
+        var arguments = ["-np", String(ranks)] + hosts
+        if hosts.isEmpty && ranks > cores { arguments.append("--oversubscribe") }
         if isRoot { arguments.append("--allow-run-as-root") }
         arguments += extra
         arguments.append(program)
