@@ -44,10 +44,8 @@ struct ExchangeOutcome {
 ///
 /// `.auto` measures: on one node it times a few zero-gradient steps of both exchanges (interleaved; all
 /// buffers are still zero, so nothing changes) and keeps the faster. Which one wins depends on where the
-/// machine puts the ranks' cores. Measured on a 2-vCPU VM (classic VAE, 652k parameters, np=2), exchange
-/// plus update per step: 0.45 ms through shared memory against 0.85 ms by allreduce and replicated Adam
-/// while the vCPUs sat close, but 2.6 ms against 1.4 ms in sittings where every cross-core cache
-/// transfer was slow (the allreduce's own time tripled too). A resumed run
+/// machine puts the ranks' cores, and on a VM that can change within minutes (the README gives
+/// measurements). A resumed run
 /// (`resumed`: the exchange its checkpoint was written with) keeps its exchange where it can, because at
 /// more than two ranks the two sum the gradients in different orders.
 func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode? = nil, parameterCount: Int,

@@ -140,8 +140,8 @@ func gemmBlockedTN(
                 var ic = 0
                 while ic < m {
                     let rows = min(mr, m - ic)
-                    // Aᵀ's rows are read once per column panel: worth a contiguous copy when there
-                    // are many panels (m = 1000: 100 → 110 GFLOP/s), not for thin n (n = 40: 90 → 82).
+                    // Aᵀ's rows are read once per column panel: worth a contiguous copy when there are
+                    // many panels, not for thin n (`bench kernels` times both kinds of shape).
                     var aPanel = a + pc * m + ic, aStep = m
                     if nc >= 8 * nr {
                         gemmPackDepthRows(aPanel, depthStride: m, rows: rows, depth: kc, into: packedA)
