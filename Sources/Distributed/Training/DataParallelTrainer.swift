@@ -232,7 +232,9 @@ public final class DataParallelTrainer {
             }
         }
         let batchReady = DispatchTime.now().uptimeNanoseconds
-        gradients.zero()
+        // Backward writes every gradient element (no zeroing pass); a rank with no example this step
+        // contributes zeros.
+        if count == 0 { gradients.zero() }
         let zeroed = DispatchTime.now().uptimeNanoseconds
         let gemmBefore = GEMMProfile.counters
         var terms = LossTerms()

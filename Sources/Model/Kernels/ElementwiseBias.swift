@@ -29,7 +29,8 @@ public enum ElementwiseBias {
         }
     }
 
-    /// In place `dy ← dy ⊙ act′` (ReLU: 1 where the stored output y > 0) and `biasGradient += Σ_rows dy`.
+    /// In place `dy ← dy ⊙ act′` (ReLU: 1 where the stored output y > 0) and `biasGradient = Σ_rows dy`
+    /// (overwritten: a layer's bias gradient has one writer per step, so no pass zeroes the buffer first).
     public static func backward(
         _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
         rows: Int, cols: Int, activation: Activation
@@ -50,7 +51,7 @@ public enum ElementwiseBias {
                 }
                 sum += g
             }
-            VectorMath.storePartial(VectorMath.loadPartial(biasGradient + j, count: n) + sum, biasGradient + j, count: n)
+            VectorMath.storePartial(sum, biasGradient + j, count: n)
             j += 16
         }
     }
@@ -73,6 +74,7 @@ public enum ElementwiseReference {
         _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
         rows: Int, cols: Int, activation: Activation
     ) {
+        for c in 0..<cols { biasGradient[c] = 0 }
         for r in 0..<rows {
             for c in 0..<cols {
                 if activation == .relu && y[r * cols + c] <= 0 { dy[r * cols + c] = 0 }

@@ -66,13 +66,14 @@ public struct Linear: Sendable, Equatable {
                                  activation: activation)
     }
 
-    /// `dW[firstRow ..< firstRow + width, :] += xᵀ · dy` for one input part.
+    /// `dW[firstRow ..< firstRow + width, :] = xᵀ · dy` for one input part: overwritten, since parts own
+    /// disjoint rows and each layer runs backward once per step.
     @inlinable
     public func backwardWeightsPart(
         _ x: UnsafePointer<Float>, width: Int, firstRow: Int, rows: Int, preActivationGradient dy: UnsafePointer<Float>,
         gradients: UnsafeMutablePointer<Float>
     ) {
-        gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, k: rows, accumulate: true)
+        gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, k: rows, accumulate: false)
     }
 
     /// `dx (+)= dy · W[firstRow ..< firstRow + width, :]ᵀ` (`rows × width`): overwrites `dx`, or adds to it
@@ -87,7 +88,7 @@ public struct Linear: Sendable, Equatable {
     }
 
     /// Full backward for a single-part input: `dy` is consumed (overwritten with the pre-activation
-    /// gradient); weight and bias gradients are ADDED into `gradients`; `dx` (if given) is overwritten.
+    /// gradient); weight and bias gradients are written into `gradients`; `dx` (if given) is overwritten.
     @inlinable
     public func backward(
         input x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafeMutablePointer<Float>,

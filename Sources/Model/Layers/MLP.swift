@@ -43,7 +43,7 @@ public struct MLP: Sendable, Equatable {
 
     /// Backward pass. `outputGradient` (gradient w.r.t. the last layer's output, `rows × outputSize`) must be
     /// one of the two `scratch` buffers (each `rows × maxWidth`); both are clobbered. Parameter gradients are
-    /// ADDED into `gradients`. If `firstInputGradient` is given, the gradient w.r.t. the first input part
+    /// written (overwritten) into `gradients`. If `firstInputGradient` is given, the gradient w.r.t. the first input part
     /// (`rows × firstWidth`) is written there. The second part needs a gradient only when it is computed
     /// (the condition tower's features): `secondInputGradient` (`rows × secondWidth`) is then overwritten,
     /// or added to with `accumulateSecondInputGradient`.

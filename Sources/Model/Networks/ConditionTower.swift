@@ -67,7 +67,7 @@ public struct ConditionTower: Sendable, Equatable {
     }
 
     /// Back-propagates `b.featureGradient` (the summed encoder + decoder contributions) through the tower,
-    /// ADDING its parameter gradients into `gradients`. `scratch` is the network's backward scratch (each
+    /// writing its parameter gradients into `gradients`. `scratch` is the network's backward scratch (each
     /// at least `rows × maxWidth`; clobbered). No-op without a tower.
     func backward(_ conditions: UnsafePointer<Float>, rows: Int, _ b: Buffers,
                   scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),

@@ -66,8 +66,9 @@ public protocol Network: AnyObject {
     /// Width of z (0 for the regressor).
     var latentSize: Int { get }
 
-    /// Forward and backward on a batch: ADDS `gradientScale · ∂(Σ_batch loss)/∂θ` into `gradients` and
-    /// returns the loss terms summed over the batch. Noise comes from the counter RNG with the training
+    /// Forward and backward on a batch: WRITES `gradientScale · ∂(Σ_batch loss)/∂θ` into `gradients` (every
+    /// element, whatever the buffer held: no zeroing pass is needed) and returns the loss terms summed over
+    /// the batch. Noise comes from the counter RNG with the training
     /// streams, unless `epsilon` (`count × latentSize`) is supplied (tests, reference comparisons).
     func forwardBackward(
         _ batch: MiniBatch, parameters: FlatBuffer, gradients: FlatBuffer, gradientScale: Float,
