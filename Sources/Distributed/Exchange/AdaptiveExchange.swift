@@ -97,7 +97,8 @@ final class AdaptiveExchange: GradientExchange {
 
     /// The idle allreduce exchange's four buffers go back to the OS (each rank's own memory; the
     /// node-shared window stays): switching to it later overwrites parameters and moments anyway, and
-    /// gradients are zeroed every step. Saves 16 bytes per parameter per rank while shared memory runs.
+    /// backward overwrites the gradients every step. Saves 16 bytes per parameter per rank while shared
+    /// memory runs.
     private static func releaseIfReplica(_ exchange: any GradientExchange) {
         guard exchange.hasReplicas else { return }
         for buffer in [exchange.parameters, exchange.gradients, exchange.adam.firstMoment, exchange.adam.secondMoment] {

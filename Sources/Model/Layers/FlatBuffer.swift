@@ -110,7 +110,7 @@ public final class FlatBuffer: @unchecked Sendable {
         set { precondition(index >= 0 && index < count); baseAddress[index] = newValue }
     }
 
-    /// Sets every element to zero (before accumulating a new step's gradients).
+    /// Sets every element to zero.
     public func zero() { memset(baseAddress, 0, count * MemoryLayout<Float>.stride) }
 
     /// Copies all elements from `other`, which must have the same count.
