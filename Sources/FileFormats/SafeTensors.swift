@@ -42,7 +42,7 @@ public enum SafeTensors {
     /// Largest header accepted (the reference implementation's limit).
     static let maxHeaderBytes = 100_000_000
     /// Largest file read into memory.
-    static let maxFileBytes = 1 << 36
+    public static let maxFileBytes = 1 << 36
 
     /// The file's bytes: header (keys sorted, padded to 8 bytes), then every tensor in the order given.
     public static func encode(_ tensors: [Tensor], metadata: [String: String]) -> [UInt8] {

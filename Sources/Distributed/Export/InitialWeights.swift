@@ -10,7 +10,7 @@ public struct InitialWeights: Sendable {
     /// Collective: rank 0 reads `path` and broadcasts its bytes (other hosts need not see the file);
     /// every rank decodes them, and fails alike on a bad file.
     public static func read(_ path: String, world: any Communicator) throws -> InitialWeights {
-        var bytes = try world.collectively { world.isRoot ? try InputFile.readAll(path: path, limit: 1 << 36) : [] }
+        var bytes = try world.collectively { world.isRoot ? try InputFile.readAll(path: path, limit: SafeTensors.maxFileBytes) : [] }
         try world.broadcast(bytes: &bytes, root: 0)
         let contents = try world.collectively { try SafeTensors.decode(bytes, path: path) }
         return InitialWeights(path: path, contents: contents)

@@ -154,17 +154,12 @@ public enum KernelBenchmark {
         var samples: [Double] = []
         var total = 0.0
         while total < minimumSeconds || samples.count < 5 {
-            let seconds = seconds(of: clock.measure(call))
+            let seconds = clock.measure(call).seconds
             samples.append(seconds)
             total += seconds
         }
         samples.sort()
         return Timing(product: product, best: samples[0], median: samples.median!, samples: samples.count)
-    }
-
-    private static func seconds(of duration: Duration) -> Double {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
     }
 
     /// 64-byte aligned operands with values in [-1, 1) (no zeros or denormals to flatter the timing).

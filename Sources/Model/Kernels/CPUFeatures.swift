@@ -55,6 +55,16 @@ public struct CPUFeatures: Sendable, Hashable {
         bits.filter { leaf1ECX & $0.leaf1ECX != $0.leaf1ECX || leaf7EBX & $0.leaf7EBX != $0.leaf7EBX }.map(\.name)
     }
 
+    /// Nil when the kernels of `path` can run here; otherwise why not.
+    public func unavailability(of path: KernelPath) -> String? {
+        switch path {
+        case .avx512: avx512Unavailability
+        case .avx2: avx2Unavailability
+        case .neon: architecture == "arm64" ? nil : "not an arm64 CPU"
+        case .reference: nil
+        }
+    }
+
     /// Nil when the AVX2 kernels can run; otherwise why not.
     public var avx2Unavailability: String? {
         guard architecture == "x86_64" else { return "not an x86-64 CPU" }

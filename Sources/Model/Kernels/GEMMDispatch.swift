@@ -63,20 +63,12 @@ public enum GEMMDispatch {
     /// FMA chain per entry from zero, then added to `C`) and give bit-identical results, so ranks on
     /// different CPUs of one cluster, and a run resumed on another CPU, agree to the bit.
     public static func select(features: CPUFeatures, request: String?) throws(KernelSelectionError) -> KernelSelection {
-        func unavailability(_ path: KernelPath) -> String? {
-            switch path {
-            case .avx512: features.avx512Unavailability
-            case .avx2: features.avx2Unavailability
-            case .neon: features.architecture == "arm64" ? nil : "not an arm64 CPU"
-            case .reference: nil
-            }
-        }
         if let request, !request.isEmpty {
             guard let path = KernelPath(rawValue: request.lowercased()) else {
                 let names = KernelPath.allCases.map(\.rawValue).joined(separator: ", ")
                 throw KernelSelectionError(description: "\(overrideVariable)=\(request) is not a kernel path (\(names))")
             }
-            if let why = unavailability(path) {
+            if let why = features.unavailability(of: path) {
                 throw KernelSelectionError(description: "\(overrideVariable)=\(request) cannot run here: \(why)")
             }
             return KernelSelection(path: path, reason: "forced by \(overrideVariable)")
@@ -146,7 +138,7 @@ public enum GEMMDispatch {
         switch path {
         case .avx512:
             #if arch(x86_64)
-            guard features.avx512Unavailability == nil else { return nil }
+            guard features.unavailability(of: .avx512) == nil else { return nil }
             return KernelSet(path: .avx512,
                              gemm: { avx512GEMM($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTN: { avx512GEMMTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
@@ -155,8 +147,7 @@ public enum GEMMDispatch {
             return nil
             #endif
         case .avx2, .neon:
-            guard (path == .avx2 ? features.avx2Unavailability : (features.architecture == "arm64" ? nil : "")) == nil
-            else { return nil }
+            guard features.unavailability(of: path) == nil else { return nil }
             return KernelSet(path: path,
                              gemm: { GEMMNativeKernels.gemm($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTN: { GEMMNativeKernels.gemmTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
@@ -193,10 +184,6 @@ public enum GEMMDispatch {
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
-extension Double {
-    var formatted1: String { String(Double((self * 10).rounded()) / 10) }
-    var formatted2: String { String(Double((self * 100).rounded()) / 100) }
+    /// The duration in seconds, for the benchmarks.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
