@@ -29,8 +29,8 @@ public protocol Communicator: AnyObject {
     func gather(bytes: [UInt8], root: Int) throws -> [[UInt8]]?
     /// Returns once every rank has called it.
     func barrier() throws
-    /// Ends every rank of the job with `code` after printing `message` on standard error.
-    func abort(message: String, code: Int32) -> Never
+    /// Ends every rank of the job with `code` after printing `message` (if any) on standard error.
+    func abort(message: String?, code: Int32) -> Never
     /// Collective: a window of memory all ranks map, this rank owning `floats` of it, or nil when the ranks
     /// do not all share one node (see `NodeSharedMemory`). Default: nil.
     func nodeSharedMemory(floats: Int) throws -> NodeSharedMemory?
@@ -43,6 +43,14 @@ extension Communicator {
     public var isRoot: Bool { rank == 0 }
 
     /// `allreduceSum` over a Swift array.
+    /// Collective: the host name of every rank, in rank order (a gather to rank 0 and a broadcast).
+    public func hostNames() throws -> [String] {
+        var joined = Array((try gather(bytes: Array(localHostName().utf8), root: 0) ?? [])
+            .map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n").utf8)
+        try broadcast(bytes: &joined, root: 0)
+        return String(decoding: joined, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
     public func allreduceSum(_ values: inout [Float]) throws {
         try values.withUnsafeMutableBufferPointer { try allreduceSum($0) }
     }

@@ -26,6 +26,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     private init() throws {
         var provided: Int32 = 0
+        MultiHostDefaults.apply()
         try MPICommunicator.check(MPI_Init_thread(nil, nil, shim_thread_funneled(), &provided), "MPI_Init_thread")
         atexit { MPICommunicator.finalizeIfNeeded() }
         comm = shim_comm_world()
@@ -142,11 +143,24 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try MPICommunicator.check(MPI_Barrier(comm), "MPI_Barrier")
     }
 
-    public func abort(message: String, code: Int32) -> Never {
-        printError(message)
+    /// Prints `message` (if any), then `MPI_Abort`s. The abort must reach mpirun's daemon on this host and,
+    /// through it, every other host; when one is unreachable (link down, host frozen) the call can block for
+    /// good, so a detached thread ends this process `abortGrace` seconds later whatever MPI is doing.
+    public func abort(message: String?, code: Int32) -> Never {
+        if let message { printError(message) }
+        let who = "vae-dist: error (rank \(rank) of \(size) on \(localHostName())): "
+        Thread.detachNewThread { [abortGrace] in
+            Thread.sleep(forTimeInterval: abortGrace)
+            printError(who + "MPI_Abort did not end this rank within \(Int(abortGrace)) s (a host it must "
+                + "reach is unreachable); exiting")
+            _exit(code)
+        }
         MPI_Abort(comm, code)
         exit(code)  // MPI_Abort does not return; this satisfies the type checker.
     }
+
+    /// Seconds `abort` waits for `MPI_Abort` before the rank exits by itself.
+    public var abortGrace: Double { 5 }
 
     // MARK: Introspection
 

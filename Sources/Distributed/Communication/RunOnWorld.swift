@@ -25,7 +25,8 @@ public func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
         if world.isRoot { printError("vae-dist: \(stopped)") }
         exitWithoutWaitingForMPI(code: 128 + stopped.signal)
     } catch {
-        let prefix = world.size > 1 ? "vae-dist: error (rank \(world.rank) of \(world.size)): " : "vae-dist: error: "
+        let prefix = world.size > 1
+            ? "vae-dist: error (rank \(world.rank) of \(world.size) on \(localHostName())): " : "vae-dist: error: "
         if world.size > 1 {
             world.abort(message: prefix + "\(error)", code: 1)
         }

@@ -25,8 +25,8 @@ public final class SingleProcessCommunicator: Communicator {
         return [bytes]
     }
     public func barrier() throws {}
-    public func abort(message: String, code: Int32) -> Never {
-        printError(message)
+    public func abort(message: String?, code: Int32) -> Never {
+        if let message { printError(message) }
         exit(code)
     }
 }

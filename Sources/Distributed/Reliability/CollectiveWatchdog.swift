@@ -6,12 +6,19 @@ import Synchronization
 /// A rank that stalls (a hung disk, a debugger, a runaway loop) leaves every other rank waiting in the
 /// next collective forever: MPI has no timeout. The training loop tells the watchdog which phase of which
 /// step it is in (two relaxed atomic stores, nanoseconds); a background thread looks once every
-/// `pollInterval` and, when one phase has lasted longer than `timeout`, prints the rank, the phase and the
-/// step on standard error and calls `abort`, which ends every rank.
+/// `pollInterval` and, when one phase has lasted longer than `timeout`, writes one line naming this rank,
+/// its host, the phase and the step to standard error (unbuffered, before anything else can go wrong) and
+/// calls `abort`, which asks MPI to end every rank.
 ///
 /// The stalled rank names itself: it entered its stuck phase (outside any collective) before the others
-/// began waiting for it, and waiting ranks allow themselves `grace` more, so its own watchdog fires first. A rank that cannot run at all (stopped with
-/// SIGSTOP, its host frozen) is reported by the waiting ranks instead, as "waited N s in <collective>".
+/// began waiting for it, and waiting ranks allow themselves `grace` more, so its own watchdog fires first.
+/// A rank that cannot run at all (stopped with SIGSTOP, its host frozen, its link down) is reported by the
+/// waiting ranks instead: "no progress in the gradient exchange ...; the link or the host may be down".
+///
+/// `MPI_Abort` itself can hang when a host it must reach is gone; `MPICommunicator.abort` then leaves by
+/// itself a few seconds later, so every rank (the one that noticed and the ones cut off with it) ends within
+/// the timeout plus a few seconds, and `mpirun` (whose keep-alive settings the launcher sets for multi-host
+/// runs) or Slurm ends the job.
 public final class CollectiveWatchdog: @unchecked Sendable {
     /// What the training loop is doing. Collectives are the phases where a rank waits for the others.
     public enum Phase: UInt64, Sendable {
@@ -43,13 +50,20 @@ public final class CollectiveWatchdog: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let rank: Int
     private let size: Int
+    private let host: String
+    /// The job's hosts other than this one, named when a collective stalls.
+    private let otherHosts: [String]
 
     /// Starts the watchdog thread; `timeout` ≤ 0 starts none (the watchdog then only records phases).
-    /// `abort` must end the whole job (e.g. `MPI_Abort`) and never return.
-    public init(timeout: Double, rank: Int, size: Int, abort: @escaping @Sendable (String) -> Void) {
+    /// `abort` should end the whole job (e.g. `MPI_Abort`); the message is already printed when it is called.
+    public init(timeout: Double, rank: Int, size: Int, host: String = localHostName(), jobHosts: [String] = [],
+                abort: @escaping @Sendable () -> Void) {
         self.timeout = timeout
         self.rank = rank
         self.size = size
+        self.host = host
+        var seen = Set([host])
+        otherHosts = jobHosts.filter { seen.insert($0).inserted }
         let poll = min(1.0, timeout / 4)
         grace = 2 * poll + 1
         guard timeout > 0 else { return }
@@ -63,7 +77,8 @@ public final class CollectiveWatchdog: @unchecked Sendable {
                 defer { lastLook = now }
                 if Double(now - lastLook) / 1e9 > poll + 1 { continue }
                 if let message = overdueMessage() {
-                    abort(message)
+                    printError(message)
+                    abort()
                     return
                 }
             }
@@ -96,11 +111,15 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         let allowed = phase.isCollective ? timeout + grace : timeout
         guard start == since.load(ordering: .relaxed), seconds > allowed, seconds < 1e9 else { return nil }
         let step = current >> 8
-        let who = "vae-dist: error (rank \(rank) of \(size)): "
-        let limit = "; aborting the job (--collective-timeout \(formatSeconds(timeout)))"
+        let who = "vae-dist: error (rank \(rank) of \(size) on \(host)): "
+        let limit = "; ending the job (--collective-timeout \(formatSeconds(timeout)))"
         if phase.isCollective {
-            return who + "waited \(formatSeconds(seconds)) s in \(phase.words) of global step \(step) for a rank "
-                + "that never arrived (stopped, frozen or on a dead host)" + limit
+            let hosts = otherHosts.count <= 3 ? otherHosts.joined(separator: ", ")
+                : otherHosts.prefix(3).joined(separator: ", ") + " and \(otherHosts.count - 3) more"
+            let cause = otherHosts.isEmpty ? "a rank never arrived (stopped or frozen)"
+                : "a rank never arrived: stopped or frozen, or the link to its host (\(hosts)) or the host may be down"
+            return who + "no progress in \(phase.words) of global step \(step) for \(formatSeconds(seconds)) s: "
+                + cause + limit
         }
         return who + "stalled: \(phase.words) of global step \(step) has run for \(formatSeconds(seconds)) s "
             + "while the other ranks wait for this rank" + limit

@@ -8,9 +8,11 @@ import Foundation
 /// - `stall`:  sleep T seconds (default 3600) before the step's forward/backward (the watchdog's test);
 /// - `nan`:    report a NaN loss for the step (the non-finite loss check's test);
 /// - `drift`:  after the step's update add 1e-3 to the first parameter (the replica checksum's test);
-/// - `sigterm`, `sigint`: send this process the signal before the step (the stop-signal path's test).
+/// - `sigterm`, `sigint`: send this process the signal before the step (the stop-signal path's test);
+/// - `slowcheckpoint`: sleep T seconds (default 3600) as rank R begins writing the checkpoint of step S
+///   (scripts/test-cluster takes a host's link down while rank 0 writes).
 public struct FaultInjection: Sendable, Equatable {
-    public enum Kind: String, Sendable { case stall, nan, drift, sigterm, sigint }
+    public enum Kind: String, Sendable { case stall, nan, drift, sigterm, sigint, slowcheckpoint }
     public static let environmentVariable = "VAE_DIST_FAULT"
 
     public var kind: Kind
@@ -23,7 +25,7 @@ public struct FaultInjection: Sendable, Equatable {
         let fields = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard let first = fields.first, !first.isEmpty else { return nil }
         guard let kind = Kind(rawValue: first) else {
-            throw TrainingError("\(Self.environmentVariable)=\(text): unknown fault '\(first)' (stall, nan, drift, sigterm, sigint)")
+            throw TrainingError("\(Self.environmentVariable)=\(text): unknown fault '\(first)' (stall, nan, drift, sigterm, sigint, slowcheckpoint)")
         }
         self.kind = kind
         rank = nil

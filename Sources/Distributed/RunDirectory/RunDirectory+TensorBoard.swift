@@ -15,10 +15,7 @@ public final class TensorBoardWriter {
             throw TrainingError("\(directory.path): cannot create the run directory (\(problem))")
         }
         let stamp = Int(Date().timeIntervalSince1970)
-        var name = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count) == 0
-            ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "host"
-        path = directory.path + "/events.out.tfevents.\(stamp).\(host).\(getpid()).vae-dist"
+        path = directory.path + "/events.out.tfevents.\(stamp).\(localHostName()).\(getpid()).vae-dist"
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TrainingError("\(path): cannot create the TensorBoard event file: \(String(cString: strerror(errno)))") }
         try append(TensorBoardEvents.fileVersionRecord(wallTime: Date().timeIntervalSince1970))

@@ -17,6 +17,9 @@ extension DataParallelTrainer {
 
     private func writeCheckpoint(_ sums: [Double]) throws {
         guard let runDirectory else { return }
+        if let fault, fault.applies(.slowcheckpoint, rank: world.rank, step: globalStep) {
+            Thread.sleep(forTimeInterval: fault.seconds)
+        }
         let metadata = TrainingCheckpointMetadata(
             config: config, dataset: dataset.name, dataFingerprint: dataFingerprint, epoch: epoch,
             stepInEpoch: stepInEpoch, globalStep: globalStep, adamStep: adam.step,

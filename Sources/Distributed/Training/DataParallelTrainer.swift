@@ -135,8 +135,9 @@ public final class DataParallelTrainer {
         if stopsOnSignals { StopSignals.install() }
         try openTensorBoard()
         let watched = UncheckedSendable(world)
-        let watchdog = CollectiveWatchdog(timeout: collectiveTimeout, rank: world.rank, size: world.size) { message in
-            watched.value.abort(message: message, code: 1)
+        let hosts = try world.hostNames()
+        let watchdog = CollectiveWatchdog(timeout: collectiveTimeout, rank: world.rank, size: world.size, jobHosts: hosts) {
+            watched.value.abort(message: nil, code: 1)
         }
         self.watchdog = watchdog
         defer {
