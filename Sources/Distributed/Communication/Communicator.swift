@@ -34,10 +34,14 @@ public protocol Communicator: AnyObject {
     /// Collective: a window of memory all ranks map, this rank owning `floats` of it, or nil when the ranks
     /// do not all share one node (see `NodeSharedMemory`). Default: nil.
     func nodeSharedMemory(floats: Int) throws -> NodeSharedMemory?
+    /// Collective: a window per host and the communicator across hosts (`MPICommunicator.hostSharedMemory`),
+    /// or nil when the ranks are not spread evenly over several hosts with more than one on each. Default: nil.
+    func hostSharedMemory(floats: (_ ranksOnHost: Int) -> Int) throws -> (memory: NodeSharedMemory, acrossHosts: any Communicator)?
 }
 
 extension Communicator {
     public func nodeSharedMemory(floats: Int) throws -> NodeSharedMemory? { nil }
+    public func hostSharedMemory(floats: (_ ranksOnHost: Int) -> Int) throws -> (memory: NodeSharedMemory, acrossHosts: any Communicator)? { nil }
 
     /// `true` on the rank that writes files and prints progress.
     public var isRoot: Bool { rank == 0 }

@@ -24,6 +24,18 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public let size: Int
     let comm: MPI_Comm
 
+    /// A communicator over a subset of the world (`MPI_Comm_split`), e.g. the ranks of other hosts that
+    /// share this rank's place on its host (`HostLayout`). Errors are returned, as on the world.
+    init(subset: MPI_Comm) throws {
+        comm = subset
+        try MPICommunicator.check(MPI_Comm_set_errhandler(comm, shim_errors_return()), "MPI_Comm_set_errhandler")
+        var r: Int32 = 0, s: Int32 = 0
+        try MPICommunicator.check(MPI_Comm_rank(comm, &r), "MPI_Comm_rank")
+        try MPICommunicator.check(MPI_Comm_size(comm, &s), "MPI_Comm_size")
+        rank = Int(r)
+        size = Int(s)
+    }
+
     private init() throws {
         var provided: Int32 = 0
         MultiHostDefaults.apply()

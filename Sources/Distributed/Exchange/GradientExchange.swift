@@ -4,7 +4,8 @@ import Model
 
 /// How the ranks turn their local gradients into one identical Adam update per step (`--gradient-exchange`).
 public enum GradientExchangeMode: String, CaseIterable, Sendable {
-    /// Shared memory when every rank runs on one node, allreduce otherwise.
+    /// Shared memory when every rank runs on one node; hierarchical when the ranks span hosts with more
+    /// than one (the same number) on each; allreduce otherwise.
     case auto
     /// One MPI allreduce of the flat gradient buffer per step; every rank applies Adam to its own replica
     /// (ARCHITECTURE.md, "Data flow"; works across nodes).
@@ -12,6 +13,9 @@ public enum GradientExchangeMode: String, CaseIterable, Sendable {
     /// One copy of parameters and Adam state per node, in memory every rank maps: each rank sums all ranks'
     /// gradients for its 1/n of the parameters and updates that slice (`SharedMemoryExchange`).
     case sharedMemory = "shared-memory"
+    /// Several hosts with several ranks each: shared memory within a host, and each rank allreduces its
+    /// slice with the ranks holding the same slice on the other hosts (`HierarchicalExchange`).
+    case hierarchical
 }
 
 /// The parameters the network reads, this rank's gradient buffer, the optimizer, and the step that joins
@@ -54,8 +58,23 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
     func replicated() -> AllreduceExchange {
         AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay)
     }
+    func perHost() throws -> HierarchicalExchange? {
+        try HierarchicalExchange(parameterCount: parameterCount, world: world, learningRate: learningRate,
+                                 weightDecay: weightDecay)
+    }
     let resumed = resumed == .auto ? nil : resumed
     guard mode != .allreduce && world.size > 1 else { return (replicated(), "") }
+    if mode == .hierarchical {
+        let exchange: HierarchicalExchange?
+        do { exchange = try perHost() } catch let full as SharedMemoryUnavailable {
+            throw AgreedFailure("--gradient-exchange hierarchical: \(full)")
+        }
+        guard let exchange else {
+            throw AgreedFailure("--gradient-exchange hierarchical needs several nodes with the same number of "
+                + "ranks, more than one, on each. Use --gradient-exchange allreduce (or auto)")
+        }
+        return (exchange, "")
+    }
     // More than two ranks sum in different orders: a resumed run keeps the exchange it was written with.
     if mode == .auto && world.size > 2 && resumed == .allreduce { return (replicated(), "auto: as the resumed run") }
     let sharedOrNil: SharedMemoryExchange?
@@ -70,6 +89,11 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
         if mode == .sharedMemory {
             throw AgreedFailure("--gradient-exchange shared-memory needs every rank on one node; these "
                 + "\(world.size) ranks span several. Use --gradient-exchange allreduce (or auto)")
+        }
+        do {
+            if let hierarchical = try perHost() { return (hierarchical, "auto: several ranks on each of several nodes") }
+        } catch let full as SharedMemoryUnavailable {
+            return (replicated(), "auto: \(full)")
         }
         return (replicated(), "auto: the ranks span several nodes")
     }

@@ -64,7 +64,7 @@ struct Train: ParsableCommand {
     var collectiveTimeout = 300.0
     @Option(name: .customLong("check-replicas-every"), help: "Compare every rank's parameter checksum with rank 0's every N steps; 0: only at the end.")
     var checkReplicasEvery = 100
-    @Option(name: .customLong("gradient-exchange"), help: "auto (shared memory when all ranks share one node), allreduce (a replica per rank, any placement), or shared-memory.")
+    @Option(name: .customLong("gradient-exchange"), help: "auto (shared memory when all ranks share one node; hierarchical across nodes with several ranks each), allreduce (a replica per rank, any placement), shared-memory, or hierarchical.")
     var gradientExchange: GradientExchangeMode = .auto
     @Option(name: .customLong("log-every"), help: "Write the training loss, its parts and the learning rate to the run's TensorBoard event file every N steps (0: per epoch only).")
     var logEvery = 50
