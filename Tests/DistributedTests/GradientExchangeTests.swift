@@ -7,7 +7,7 @@ import Testing
     /// sizes within a cache line of each other — also for tiny and odd counts and more ranks than lines.
     @Test(arguments: [(0, 2), (1, 2), (15, 2), (16, 2), (17, 3), (652_000, 2), (652_831, 4), (100, 8), (1_000_003, 7)])
     func slicesTileTheParameters(count: Int, ranks: Int) {
-        let slices = (0..<ranks).map { SharedMemoryExchange.slice(of: $0, ranks: ranks, count: count) }
+        let slices = (0..<ranks).map { SharedWindowLayout.slice(of: $0, ranks: ranks, count: count) }
         #expect(slices.first?.lowerBound == 0 && slices.last?.upperBound == count)
         for (a, b) in zip(slices, slices.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
         for slice in slices.dropFirst() where slice.lowerBound < count { #expect(slice.lowerBound % 16 == 0) }

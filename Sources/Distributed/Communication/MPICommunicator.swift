@@ -25,7 +25,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     let comm: MPI_Comm
 
     /// A communicator over a subset of the world (`MPI_Comm_split`), e.g. the ranks of other hosts that
-    /// share this rank's place on its host (`HostLayout`). Errors are returned, as on the world.
+    /// share this rank's place on its host (`hostSharedMemory`). Errors are returned, as on the world.
     init(subset: MPI_Comm) throws {
         comm = subset
         try MPICommunicator.check(MPI_Comm_set_errhandler(comm, shim_errors_return()), "MPI_Comm_set_errhandler")
@@ -36,18 +36,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         size = Int(s)
     }
 
-    private init() throws {
+    private convenience init() throws {
         var provided: Int32 = 0
         MultiHostDefaults.apply()
         try MPICommunicator.check(MPI_Init_thread(nil, nil, shim_thread_funneled(), &provided), "MPI_Init_thread")
         atexit { MPICommunicator.finalizeIfNeeded() }
-        comm = shim_comm_world()
-        try MPICommunicator.check(MPI_Comm_set_errhandler(comm, shim_errors_return()), "MPI_Comm_set_errhandler")
-        var r: Int32 = 0, s: Int32 = 0
-        try MPICommunicator.check(MPI_Comm_rank(comm, &r), "MPI_Comm_rank")
-        try MPICommunicator.check(MPI_Comm_size(comm, &s), "MPI_Comm_size")
-        rank = Int(r)
-        size = Int(s)
+        try self.init(subset: shim_comm_world())
     }
 
     private static func finalizeIfNeeded() {

@@ -29,18 +29,15 @@ final class HierarchicalExchange: GradientExchange {
 
     /// Nil (on every rank) when the ranks are not spread evenly over several hosts, more than one on each.
     init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double) throws {
-        let stride = (max(parameterCount, 1) + 15) / 16 * 16
-        guard let (memory, acrossHosts) = try world.hostSharedMemory(floats: { (3 + $0) * stride }) else { return nil }
+        guard let (memory, acrossHosts) = try world.hostSharedMemory(floats: {
+            SharedWindowLayout.floats(parameterCount: parameterCount, ranks: $0)
+        }) else { return nil }
         self.memory = memory
         self.acrossHosts = acrossHosts
-        func part(_ index: Int) -> FlatBuffer {
-            FlatBuffer(borrowing: memory.base + index * stride, count: parameterCount, owner: memory)
-        }
-        parameters = part(0)
-        adam = Adam(firstMoment: part(1), secondMoment: part(2), learningRate: learningRate, weightDecay: weightDecay)
-        hostGradients = (0..<memory.size).map { UnsafePointer(memory.base + (3 + $0) * stride) }
-        gradients = part(3 + memory.rank)
-        slice = SharedMemoryExchange.slice(of: memory.rank, ranks: memory.size, count: parameterCount)
+        let layout = SharedWindowLayout(memory: memory, parameterCount: parameterCount, learningRate: learningRate,
+                                        weightDecay: weightDecay)
+        (parameters, adam, hostGradients, gradients, slice) =
+            (layout.parameters, layout.adam, layout.gradientSegments, layout.gradients, layout.slice)
     }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {

@@ -11,8 +11,7 @@ import Model
 /// 1/n of the parameters, and nothing is copied back: the next forward pass of every rank reads the one
 /// updated copy. What an allreduce and n replicated Adam updates cost in memory traffic shrinks to about
 /// 1/n of one update. The result is deterministic (fixed summation order) and there are no replicas to
-/// drift apart. Window layout: [parameters | first moment | second moment | gradients of rank 0 | ... of
-/// rank n−1], every part starting on a cache line.
+/// drift apart. The window's layout: `SharedWindowLayout`.
 final class SharedMemoryExchange: GradientExchange {
     let mode = GradientExchangeMode.sharedMemory
     let parameters: FlatBuffer
@@ -26,23 +25,13 @@ final class SharedMemoryExchange: GradientExchange {
 
     /// Nil when the ranks do not share one node (collective: every rank gets the same answer).
     init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double) throws {
-        let stride = (max(parameterCount, 1) + 15) / 16 * 16
-        guard let memory = try world.nodeSharedMemory(floats: (3 + world.size) * stride) else { return nil }
+        let floats = SharedWindowLayout.floats(parameterCount: parameterCount, ranks: world.size)
+        guard let memory = try world.nodeSharedMemory(floats: floats) else { return nil }
         self.memory = memory
-        func part(_ index: Int) -> FlatBuffer {
-            FlatBuffer(borrowing: memory.base + index * stride, count: parameterCount, owner: memory)
-        }
-        parameters = part(0)
-        adam = Adam(firstMoment: part(1), secondMoment: part(2), learningRate: learningRate, weightDecay: weightDecay)
-        gradientSources = (0..<memory.size).map { UnsafePointer(memory.base + (3 + $0) * stride) }
-        gradients = part(3 + memory.rank)
-        slice = SharedMemoryExchange.slice(of: memory.rank, ranks: memory.size, count: parameterCount)
-    }
-
-    /// Rank `rank`'s part of `0..<count`: n nearly equal ranges whose inner bounds are multiples of 16.
-    static func slice(of rank: Int, ranks: Int, count: Int) -> Range<Int> {
-        func bound(_ r: Int) -> Int { r == ranks ? count : min(count, (count * r / ranks) / 16 * 16) }
-        return bound(rank)..<bound(rank + 1)
+        let layout = SharedWindowLayout(memory: memory, parameterCount: parameterCount, learningRate: learningRate,
+                                        weightDecay: weightDecay)
+        (parameters, adam, gradientSources, gradients, slice) =
+            (layout.parameters, layout.adam, layout.gradientSegments, layout.gradients, layout.slice)
     }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {
