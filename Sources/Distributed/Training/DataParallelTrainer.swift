@@ -201,7 +201,7 @@ public final class DataParallelTrainer {
         let signal = flags[1] == flags[0] ? SIGINT : SIGTERM
         watchdog.enter(.checkpoint, step: globalStep)
         try saveCheckpoint()
-        let saved = runDirectory.map { "; checkpoint of step \(globalStep) written, continue with --resume \($0)" } ?? ""
+        let saved = runDirectory.map { "; checkpoint of step \(globalStep) written, continue with --resume \($0.path)" } ?? ""
         throw StoppedBySignal(signal: signal, "stopped by \(StopSignals.name(signal)) after global step \(globalStep) "
             + "(epoch \(epoch + 1), step \(stepInEpoch))" + saved)
     }

@@ -42,6 +42,7 @@ struct MPIRunSupervisor {
         var deadline: Double?
         var buffer = [UInt8](repeating: 0, count: 65536)
         var descriptor = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+        defer { close(readEnd) }
         while true {
             let signalNumber = pendingSignal.exchange(0, ordering: .relaxed)
             if signalNumber != 0 { kill(child, signalNumber) }
@@ -51,18 +52,23 @@ struct MPIRunSupervisor {
                     + "on that host end by themselves, or when it is back.")
                 kill(-child, SIGKILL)
                 kill(child, SIGKILL)
-                _ = Self.wait(for: child)
+                _ = Self.wait(for: child, blocking: true)
                 return 1
             }
-            guard poll(&descriptor, 1, 200) != 0 else { continue }
+            // mpirun has ended: pass on what is left in the pipe and leave, even if a process it started
+            // (an ssh to a host that is gone) still holds the pipe open.
+            if let status = Self.wait(for: child, blocking: false) {
+                _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
+                while case let count = read(readEnd, &buffer, buffer.count), count > 0 { Self.writeAll(buffer[..<count]) }
+                return status
+            }
+            guard poll(&descriptor, 1, 200) > 0 else { continue }  // nothing yet, or a signal arrived
             let count = read(readEnd, &buffer, buffer.count)
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }  // mpirun closed its standard error: it is ending.
+            if count <= 0 { return Self.wait(for: child, blocking: true) ?? 1 }  // mpirun closed its stderr: ending
             Self.writeAll(buffer[..<count])
             if deadline == nil && lines.containsRankError(buffer[..<count]) { deadline = Self.now() + grace }
         }
-        close(readEnd)
-        return Self.wait(for: child)
     }
 
     private func spawn(stderrTo writeEnd: Int32) throws -> pid_t {
@@ -84,9 +90,12 @@ struct MPIRunSupervisor {
         return child
     }
 
-    private static func wait(for child: pid_t) -> Int32 {
+    /// mpirun's exit status (128 + signal if killed), or nil if it is still running (`blocking: false`).
+    private static func wait(for child: pid_t, blocking: Bool) -> Int32? {
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        var result: pid_t
+        repeat { result = waitpid(child, &status, blocking ? 0 : WNOHANG) } while result < 0 && errno == EINTR
+        guard result == child else { return nil }
         let signalled = status & 0x7f
         return signalled == 0 ? (status >> 8) & 0xff : 128 + signalled
     }
