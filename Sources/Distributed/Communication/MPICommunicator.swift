@@ -155,9 +155,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func abort(message: String?, code: Int32) -> Never {
         if let message { printError(message) }
         let who = "vae-dist: error (rank \(rank) of \(size) on \(localHostName())): "
-        Thread.detachNewThread { [abortGrace] in
-            Thread.sleep(forTimeInterval: abortGrace)
-            printError(who + "MPI_Abort did not end this rank within \(Int(abortGrace)) s (a host it must "
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: Self.abortGrace)
+            printError(who + "MPI_Abort did not end this rank within \(Int(Self.abortGrace)) s (a host it must "
                 + "reach is unreachable); exiting")
             _exit(code)
         }
@@ -166,7 +166,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     /// Seconds `abort` waits for `MPI_Abort` before the rank exits by itself.
-    public var abortGrace: Double { 5 }
+    public static let abortGrace: Double = 5
 
     // MARK: Introspection
 

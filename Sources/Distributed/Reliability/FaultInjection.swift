@@ -10,7 +10,7 @@ import Foundation
 /// - `drift`:  after the step's update add 1e-3 to the first parameter (the replica checksum's test);
 /// - `sigterm`, `sigint`: send this process the signal before the step (the stop-signal path's test);
 /// - `slowcheckpoint`: sleep T seconds (default 3600) as rank R begins writing the checkpoint of step S
-///   (scripts/test-cluster takes a host's link down while rank 0 writes).
+///   (scripts/test-host-loss takes a host's link down while rank 0 writes).
 public struct FaultInjection: Sendable, Equatable {
     public enum Kind: String, Sendable { case stall, nan, drift, sigterm, sigint, slowcheckpoint }
     public static let environmentVariable = "VAE_DIST_FAULT"

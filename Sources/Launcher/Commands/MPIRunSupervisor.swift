@@ -30,7 +30,7 @@ struct MPIRunSupervisor {
     /// Runs mpirun to its end and returns the exit status to leave with (128 + signal if it was killed).
     func run() throws -> Int32 {
         var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else { throw LaunchError.system("pipe") }
+        guard pipe(&pipeEnds) == 0 else { throw LaunchError.system("pipe", errno) }
         let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
         let child = try spawn(stderrTo: writeEnd)
         close(writeEnd)
@@ -135,12 +135,13 @@ struct LineScanner {
 }
 
 enum LaunchError: Error, CustomStringConvertible {
-    case system(String)
+    /// A system call that failed, with the errno it left.
+    case system(String, Int32)
     case cannotRun(String, String)
 
     var description: String {
         switch self {
-        case .system(let call): "\(call) failed: \(String(cString: strerror(errno)))"
+        case .system(let call, let number): "\(call) failed: \(String(cString: strerror(number)))"
         case .cannotRun(let path, let why): "cannot run \(path): \(why)"
         }
     }
