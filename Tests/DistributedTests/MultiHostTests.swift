@@ -39,4 +39,20 @@ struct MultiHostTests {
         Thread.sleep(forTimeInterval: alone.grace + 0.05)
         #expect(try #require(alone.overdueMessage()).contains("a rank never arrived (stopped or frozen)"))
     }
+
+    @Test("around a checkpoint or an epoch end, rank 0's own writing stalls; the collectives wait with grace")
+    func checkpointPhases() throws {
+        let writer = CollectiveWatchdog(timeout: 0, rank: 0, size: 2, host: "a", jobHosts: ["a", "a"]) {}
+        writer.enter(.checkpoint, step: 30)
+        Thread.sleep(forTimeInterval: 0.01)
+        #expect(try #require(writer.overdueMessage()).contains("stalled: checkpoint writing of global step 30"))
+        for (phase, words) in [(CollectiveWatchdog.Phase.checkpointCollectives, "the checkpoint"),
+                               (.epochCollectives, "the end-of-epoch collectives")] {
+            let waiting = CollectiveWatchdog(timeout: 0, rank: 0, size: 2, host: "a", jobHosts: ["a", "a"]) {}
+            waiting.enter(phase, step: 30)
+            #expect(waiting.overdueMessage() == nil, "\(words): a waiting rank allows itself a grace period")
+            Thread.sleep(forTimeInterval: waiting.grace + 0.05)
+            #expect(try #require(waiting.overdueMessage()).contains("no progress in \(words) of global step 30"))
+        }
+    }
 }

@@ -24,8 +24,17 @@ public final class CollectiveWatchdog: @unchecked Sendable {
     public enum Phase: UInt64, Sendable {
         case idle = 0
         case compute, gradientExchange, controlAllreduce, replicaCheck, checkpoint, epochEnd
+        /// Waiting for the other ranks around a checkpoint (its loss sums, or rank 0 writing it).
+        case checkpointCollectives
+        /// Waiting for the other ranks at the end of an epoch (loss sums, test loss, rank 0's outputs).
+        case epochCollectives
 
-        var isCollective: Bool { self == .gradientExchange || self == .controlAllreduce || self == .replicaCheck }
+        var isCollective: Bool {
+            switch self {
+            case .gradientExchange, .controlAllreduce, .replicaCheck, .checkpointCollectives, .epochCollectives: true
+            case .idle, .compute, .checkpoint, .epochEnd: false
+            }
+        }
 
         var words: String {
             switch self {
@@ -36,6 +45,8 @@ public final class CollectiveWatchdog: @unchecked Sendable {
             case .replicaCheck: "the replica checksum allgather"
             case .checkpoint: "checkpoint writing"
             case .epochEnd: "end-of-epoch evaluation and images"
+            case .checkpointCollectives: "the checkpoint"
+            case .epochCollectives: "the end-of-epoch collectives"
             }
         }
     }

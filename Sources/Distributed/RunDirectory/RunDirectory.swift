@@ -11,8 +11,11 @@ import FileFormats
 /// runs/vae-fashion-mnist-20261201-020304/
 ///   checkpoint-000000468.vaeckpt   latest   metrics.jsonl   samples-epoch-001.png   reconstructions-epoch-001.png
 /// ```
-public struct RunDirectory: Sendable, Equatable {
+public struct RunDirectory: Sendable, Equatable, CustomStringConvertible {
     public let path: String
+
+    /// The path, so a message that interpolates the directory shows where it is.
+    public var description: String { path }
 
     public init(path: String) { self.path = path }
 

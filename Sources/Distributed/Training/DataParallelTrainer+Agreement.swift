@@ -22,7 +22,7 @@ extension DataParallelTrainer {
         guard odd.isEmpty else {
             throw AgreedFailure("the parameters of \(Self.ranksWord(odd)) drifted from rank 0's (checksum differs after "
                 + "global step \(globalStep)); replicas must stay bit-identical, stopping"
-                + (runDirectory.map { ". Resume from the last checkpoint in \($0)" } ?? ""))
+                + (runDirectory.map { ". Resume from the last checkpoint in \($0.path)" } ?? ""))
         }
     }
 

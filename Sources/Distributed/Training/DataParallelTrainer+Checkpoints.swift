@@ -7,12 +7,20 @@ import Datasets
 extension DataParallelTrainer {
     /// Called on every rank: the epoch's running loss sums are reduced so the checkpoint holds global
     /// figures, then rank 0 writes the file atomically (the other ranks hold identical state).
+    /// The watchdog sees rank 0's write as this rank's own work and the rest as waiting for the others, so a
+    /// rank stopped during a checkpoint is reported as missing, not rank 0 as slow.
     public func saveCheckpoint() throws {
         guard runDirectory != nil else { return }
+        watchdog?.enter(.checkpointCollectives, step: globalStep)
         var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples)]
         try world.allreduceSum(&sums)
         // Only rank 0 writes; every rank learns whether it worked, so a full disk is one clear error everywhere.
-        try world.collectively { if world.isRoot { try writeCheckpoint(sums) } }
+        try world.collectively {
+            guard world.isRoot else { return }
+            watchdog?.enter(.checkpoint, step: globalStep)
+            defer { watchdog?.enter(.checkpointCollectives, step: globalStep) }
+            try writeCheckpoint(sums)
+        }
     }
 
     private func writeCheckpoint(_ sums: [Double]) throws {

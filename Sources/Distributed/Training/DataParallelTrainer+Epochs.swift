@@ -4,9 +4,11 @@ import Model
 
 /// The end of an epoch: loss sums over ranks, evaluation, and rank 0's summary line, metrics and images.
 extension DataParallelTrainer {
-    /// Sums the epoch's loss over ranks, evaluates, and (rank 0) writes the metrics line and images.
+    /// Sums the epoch's loss over ranks, evaluates, and (rank 0) writes the metrics line and images. The
+    /// watchdog is told which parts are this rank's own work and which wait for the others.
     func finishEpoch(timer: EpochTimer, partialSteps: Int? = nil) throws -> EpochMetrics {
         lastEpochPhases = timer.phases
+        watchdog?.enter(.epochCollectives, step: globalStep)
         var sums = [epochTotals.reconstruction, epochTotals.kl, Double(epochTotals.examples),
                     Double(timer.phases.stepNanoseconds), Double(timer.phases.exchangeNanoseconds)]
         try world.allreduceSum(&sums)
@@ -19,13 +21,21 @@ extension DataParallelTrainer {
             epochSeconds: seconds, samplesPerSecond: Double(timer.steps * config.globalBatch) / max(seconds, 1e-9),
             exchangeShare: sums[3] > 0 ? sums[4] / sums[3] : 0, partialSteps: partialSteps)
         if config.evaluateEveryEpoch {
-            let test = try DistributedEvaluator(network: network, parameters: parameters, world: world)
-                .meanLoss(on: dataset.test)
+            let evaluator = DistributedEvaluator(network: network, parameters: parameters, world: world)
+            watchdog?.enter(.epochEnd, step: globalStep)
+            let local = evaluator.localSums(on: dataset.test)
+            watchdog?.enter(.epochCollectives, step: globalStep)
+            let test = try evaluator.mean(of: local, on: dataset.test)
             metrics.testLoss = test.total
             metrics.testReconstruction = test.reconstruction
             metrics.testKL = test.kl
         }
-        try world.collectively { if world.isRoot { try writeEpochOutputs(metrics) } }
+        try world.collectively {
+            guard world.isRoot else { return }
+            watchdog?.enter(.epochEnd, step: globalStep)
+            defer { watchdog?.enter(.epochCollectives, step: globalStep) }
+            try writeEpochOutputs(metrics)
+        }
         return metrics
     }
 

@@ -157,7 +157,6 @@ public final class DataParallelTrainer {
                 }
                 if stopsOnSignals { try stopIfSignalled(watchdog) }
                 if config.checkpointEvery > 0 && globalStep % config.checkpointEvery == 0 {
-                    watchdog.enter(.checkpoint, step: globalStep)
                     try saveCheckpoint()
                 }
                 if showsProgress && world.isRoot && timer.shouldShowProgress() {
@@ -167,27 +166,23 @@ public final class DataParallelTrainer {
                 }
             }
             if stepInEpoch < sampler.stepsPerEpoch { break }  // stopped by maxSteps mid-epoch
-            watchdog.enter(.epochEnd, step: globalStep)
             let metrics = try finishEpoch(timer: timer)
             last = metrics
             epoch += 1
             stepInEpoch = 0
             epochTotals = EpochTotals()
-            watchdog.enter(.checkpoint, step: globalStep)
             if config.checkpointEvery == 0 || epoch == schedule.epochs { try saveCheckpoint() }
         }
         if reachedMaxSteps && stepInEpoch > 0 && timer.steps > 0 {
             // Stopped inside an epoch: its figures so far, so a short run still reports its loss.
-            watchdog.enter(.epochEnd, step: globalStep)
             last = try finishEpoch(timer: timer, partialSteps: stepInEpoch)
         }
-        watchdog.enter(.checkpoint, step: globalStep)
         if reachedMaxSteps { try saveCheckpoint() }
         return last
     }
 
-    /// Set while `run()` runs; `step` reports its phases to it.
-    private var watchdog: CollectiveWatchdog?
+    /// Set while `run()` runs; `step`, checkpoints and epoch ends report their phases to it.
+    private(set) var watchdog: CollectiveWatchdog?
 
     /// One tiny allreduce per step makes every rank see a stop signal any rank received, so all stop after
     /// the same step; then a final checkpoint and `StoppedBySignal` (exit 128 + signal on every rank).
@@ -199,7 +194,6 @@ public final class DataParallelTrainer {
         guard flags[0] > 0 else { return }
         // SIGINT only when every signalled rank got SIGINT (a terminal's Ctrl-C); otherwise SIGTERM.
         let signal = flags[1] == flags[0] ? SIGINT : SIGTERM
-        watchdog.enter(.checkpoint, step: globalStep)
         try saveCheckpoint()
         let saved = runDirectory.map { "; checkpoint of step \(globalStep) written, continue with --resume \($0.path)" } ?? ""
         throw StoppedBySignal(signal: signal, "stopped by \(StopSignals.name(signal)) after global step \(globalStep) "

@@ -20,6 +20,11 @@ public struct DistributedEvaluator {
 
     /// Mean loss terms per example over the whole split.
     public func meanLoss(on split: DataSplit) throws -> LossTerms {
+        try mean(of: localSums(on: split), on: split)
+    }
+
+    /// This rank's loss sums over its slice of the split (no communication).
+    public func localSums(on split: DataSplit) -> LossTerms {
         let n = split.count
         let slice = (world.rank * n / world.size)..<((world.rank + 1) * n / world.size)
         let pixels = FlatBuffer(count: chunk * split.featureCount)
@@ -38,9 +43,14 @@ public struct DistributedEvaluator {
             }
             start += indices.count
         }
-        var sums = [total.reconstruction, total.kl]
+        return total
+    }
+
+    /// The mean per example over the whole split, from every rank's `localSums` (an allreduce).
+    public func mean(of local: LossTerms, on split: DataSplit) throws -> LossTerms {
+        var sums = [local.reconstruction, local.kl]
         try world.allreduceSum(&sums)
-        let count = Double(max(n, 1))
+        let count = Double(max(split.count, 1))
         return LossTerms(reconstruction: sums[0] / count, kl: sums[1] / count)
     }
 }
