@@ -42,6 +42,14 @@ public func avx512GEMMTN(
     gemmBlockedTN(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
 }
 
+/// `C[m×n] (+)= Aᵀ · B` summed over the depth in leaves added pairwise (`BatchLeaves`), on AVX-512.
+public func avx512GEMMTNLeaves(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool
+) {
+    gemmBlockedTNLeaves(a, b, c, m: m, n: n, boundaries: boundaries, accumulate: accumulate)
+}
+
 /// `C[m×n] (+)= A · Bᵀ`, `B` stored `[n×k]`, on AVX-512.
 public func avx512GEMMNT(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,

@@ -28,5 +28,6 @@ static inline int shim_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int shim_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline MPI_Info shim_info_null(void) { return MPI_INFO_NULL; }
 static inline int shim_mode_nocheck(void) { return MPI_MODE_NOCHECK; }
+static inline MPI_Status *shim_status_ignore(void) { return MPI_STATUS_IGNORE; }
 
 #endif

@@ -19,6 +19,10 @@ public protocol Communicator: AnyObject {
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
     /// In place element-wise sum of Doubles (loss totals, example counts).
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
+    /// In-place sum over ranks added in the pairwise tree of rank blocks — `(x0 + x1) + (x2 + x3)` for four
+    /// ranks — whatever the size of the buffer or the network: the cross-rank half of `BatchLeaves`' order.
+    /// The world size must be a power of two.
+    func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>) throws
     /// Every rank's `buffer` becomes a copy of rank `root`'s.
     func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws
     /// Every rank's `bytes` becomes a copy of rank `root`'s; the length travels too.

@@ -2,9 +2,9 @@ import Dispatch
 import Foundation
 import Model
 
-/// `--gradient-exchange auto` for two ranks on one node, where the choice can never change a result:
-/// both exchanges add the same two floats per parameter (a + b = b + a exactly), then run the same Adam
-/// kernel, so switching between them mid-run leaves every bit of the trajectory as it was and only
+/// `--gradient-exchange auto` on one node where the choice can never change a result — two ranks, or any
+/// power of two summing in tree order: both exchanges add the same floats in the same grouping (and
+/// a + b = b + a exactly), then run the same Adam kernel, so switching between them mid-run leaves every bit of the trajectory as it was and only
 /// changes the speed. On a VM, which one is faster can flip within seconds (it depends on where the host
 /// puts the vCPUs), so a choice made once at start goes stale.
 ///
@@ -24,7 +24,7 @@ final class AdaptiveExchange: GradientExchange {
 
     init(_ exchanges: [any GradientExchange], active: Int, world: any Communicator,
          schedule: ExchangeProbeSchedule = ExchangeProbeSchedule()) throws {
-        precondition(exchanges.count == 2 && world.size == 2)
+        precondition(exchanges.count == 2 && (world.size == 2 || exchanges.allSatisfy(\.sumsInTreeOrder)))
         self.exchanges = exchanges
         self.active = active
         self.world = world
@@ -38,6 +38,7 @@ final class AdaptiveExchange: GradientExchange {
     }
 
     var mode: GradientExchangeMode { exchanges[active].mode }
+    var sumsInTreeOrder: Bool { exchanges.allSatisfy(\.sumsInTreeOrder) }
     var parameters: FlatBuffer { exchanges[active].parameters }
     var gradients: FlatBuffer { exchanges[active].gradients }
     var adam: Adam { exchanges[active].adam }

@@ -11,9 +11,15 @@ final class AllreduceExchange: GradientExchange {
     let adam: Adam
     let hasReplicas = true
     private let world: any Communicator
+    /// Sum in the pairwise tree of ranks (`allreduceSumInTreeOrder`) instead of MPI's order. Two ranks need
+    /// no care: every order of `x0 + x1` has the same bits.
+    private let treeOrder: Bool
+    let sumsInTreeOrder: Bool
 
-    init(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double) {
+    init(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double, treeOrder: Bool = false) {
         self.world = world
+        self.treeOrder = treeOrder && world.size > 2
+        sumsInTreeOrder = treeOrder || world.size <= 2
         parameters = FlatBuffer(count: parameterCount)
         gradients = FlatBuffer(count: parameterCount)
         adam = Adam(parameterCount: parameterCount, learningRate: learningRate, weightDecay: weightDecay)
@@ -21,7 +27,9 @@ final class AllreduceExchange: GradientExchange {
 
     func reduceAndUpdate() throws -> ExchangeOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
-        try gradients.withUnsafeMutableBufferPointer { try world.allreduceSum($0) }
+        try gradients.withUnsafeMutableBufferPointer {
+            if treeOrder { try world.allreduceSumInTreeOrder($0) } else { try world.allreduceSum($0) }
+        }
         let exchanged = DispatchTime.now().uptimeNanoseconds - start
         guard gradients[0].isFinite else { return ExchangeOutcome(finite: false, exchangeNanoseconds: exchanged) }
         adam.update(parameters: parameters, gradients: gradients)

@@ -35,6 +35,9 @@ protocol GradientExchange: AnyObject {
     func publish(_ write: () -> Void) throws
     /// Whether each rank holds its own copy of the parameters, which can therefore drift apart.
     var hasReplicas: Bool { get }
+    /// Whether the ranks' gradients are added in the pairwise tree of ranks (`BatchLeaves`), so the sum does
+    /// not depend on the exchange or on the world size.
+    var sumsInTreeOrder: Bool { get }
 }
 
 struct ExchangeOutcome {
@@ -52,16 +55,22 @@ struct ExchangeOutcome {
 /// measurements). A resumed run
 /// (`resumed`: the exchange its checkpoint was written with) keeps its exchange where it can, because at
 /// more than two ranks the two sum the gradients in different orders.
+///
+/// `treeOrder`: every exchange adds the ranks' gradients in the pairwise tree of ranks (`BatchLeaves`), so
+/// all of them give the same bits, at any power-of-two world size.
 func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode? = nil, parameterCount: Int,
-                          world: any Communicator, learningRate: Double,
-                          weightDecay: Double) throws -> (any GradientExchange, String) {
+                          world: any Communicator, learningRate: Double, weightDecay: Double,
+                          treeOrder: Bool = false) throws -> (any GradientExchange, String) {
     func replicated() -> AllreduceExchange {
-        AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay)
+        AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay,
+                          treeOrder: treeOrder)
     }
     func perHost() throws -> HierarchicalExchange? {
         try HierarchicalExchange(parameterCount: parameterCount, world: world, learningRate: learningRate,
-                                 weightDecay: weightDecay)
+                                 weightDecay: weightDecay, treeOrder: treeOrder)
     }
+    // In tree order every exchange sums alike; otherwise, from three ranks on, each in its own order.
+    let sameBits = world.size <= 2 || treeOrder
     let resumed = resumed == .auto ? nil : resumed
     guard mode != .allreduce && world.size > 1 else { return (replicated(), "") }
     if mode == .hierarchical {
@@ -75,8 +84,8 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
         }
         return (exchange, "")
     }
-    // More than two ranks sum in different orders: a resumed run keeps the exchange it was written with.
-    if mode == .auto && world.size > 2 && resumed == .allreduce { return (replicated(), "auto: as the resumed run") }
+    // Exchanges that sum in different orders: a resumed run keeps the exchange it was written with.
+    if mode == .auto && !sameBits && resumed == .allreduce { return (replicated(), "auto: as the resumed run") }
     let sharedOrNil: SharedMemoryExchange?
     do {
         sharedOrNil = try SharedMemoryExchange(parameterCount: parameterCount, world: world,
@@ -98,14 +107,14 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
         return (replicated(), "auto: the ranks span several nodes")
     }
     if mode == .sharedMemory { return (shared, "") }
-    if world.size > 2 && resumed == .sharedMemory { return (shared, "auto: as the resumed run") }
+    if !sameBits && resumed == .sharedMemory { return (shared, "auto: as the resumed run") }
     let other = replicated()
     let (sharedSeconds, allreduceSeconds) = try timeZeroGradientSteps(shared, other, world: world)
     var line = String(format: "auto: a step's exchange took %.2f ms through shared memory, %.2f ms by allreduce",
                       sharedSeconds * 1e3, allreduceSeconds * 1e3)
     let preferShared = sharedSeconds <= allreduceSeconds
-    if world.size == 2 {
-        // Two ranks: the exchanges give identical bits, so the choice may follow the machine during the run.
+    if sameBits {
+        // The exchanges give identical bits, so the choice may follow the machine during the run.
         line += "; re-checked while training"
         return (try AdaptiveExchange([shared, other], active: preferShared ? 0 : 1, world: world), line)
     }

@@ -7,7 +7,7 @@ import Model
 /// A step is
 ///
 ///     backward into my gradient segment · synchronize the host ·
-///     my slice: g = Σ_r gradients_r on this host (in rank order), written over my own segment's slice ·
+///     my slice: g = Σ_r gradients_r on this host (pairwise, `PairwiseSum`), written over my own segment's slice ·
 ///     allreduce(g) with the ranks that own the same slice on the other hosts · synchronize the host ·
 ///     Adam on my slice · synchronize the host
 ///
@@ -26,14 +26,24 @@ final class HierarchicalExchange: GradientExchange {
     private let hostGradients: [UnsafePointer<Float>]
     /// The parameters this rank reduces and updates: its 1/k of them, cut at cache-line boundaries.
     let slice: Range<Int>
+    /// Sum across hosts in the pairwise tree of hosts (`allreduceSumInTreeOrder`), not in MPI's order.
+    private let treeOrder: Bool
+    /// True when asked for and every host holds a block of consecutive world ranks (mpirun's default
+    /// placement; `--map-by node` deals them round-robin, and the host sums no longer form the tree).
+    let sumsInTreeOrder: Bool
 
     /// Nil (on every rank) when the ranks are not spread evenly over several hosts, more than one on each.
-    init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double) throws {
+    init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double,
+          treeOrder: Bool = false) throws {
         guard let (memory, acrossHosts) = try world.hostSharedMemory(floats: {
             SharedWindowLayout.floats(parameterCount: parameterCount, ranks: $0)
         }) else { return nil }
         self.memory = memory
         self.acrossHosts = acrossHosts
+        var scattered = [world.rank == acrossHosts.rank * memory.size + memory.rank ? 0.0 : 1.0]
+        try world.allreduceSum(&scattered)
+        sumsInTreeOrder = scattered[0] == 0 && (treeOrder || acrossHosts.size <= 2)
+        self.treeOrder = treeOrder && acrossHosts.size > 2
         let layout = SharedWindowLayout(memory: memory, parameterCount: parameterCount, learningRate: learningRate,
                                         weightDecay: weightDecay)
         (parameters, adam, hostGradients, gradients, slice) =
@@ -45,8 +55,9 @@ final class HierarchicalExchange: GradientExchange {
         try memory.synchronize()  // every rank of this host has written its gradients
         // Only this rank reads or writes its slice of any segment until the next synchronize.
         let own = UnsafeMutablePointer(mutating: hostGradients[memory.rank]) + slice.lowerBound
-        Self.sumInRankOrder(hostGradients.map { $0 + slice.lowerBound }, into: own, count: slice.count)
-        try acrossHosts.allreduceSum(UnsafeMutableBufferPointer(start: own, count: slice.count))
+        PairwiseSum.sum(hostGradients.map { $0 + slice.lowerBound }, into: own, count: slice.count)
+        let sums = UnsafeMutableBufferPointer(start: own, count: slice.count)
+        if treeOrder { try acrossHosts.allreduceSumInTreeOrder(sums) } else { try acrossHosts.allreduceSum(sums) }
         try memory.synchronize()  // every slice holds the sum over all hosts
         let gathered = DispatchTime.now().uptimeNanoseconds
         // Element 0 lies in rank 0's slice; every rank of every host reads the same summed value.
@@ -58,24 +69,6 @@ final class HierarchicalExchange: GradientExchange {
         try memory.synchronize()  // every slice is updated; gradient segments may be overwritten again
         let end = DispatchTime.now().uptimeNanoseconds
         return ExchangeOutcome(finite: true, exchangeNanoseconds: (gathered - start) + (end - updated))
-    }
-
-    /// `result[i] = Σ_r sources[r][i]` in rank order — the order `SharedMemoryExchange` sums in, so one
-    /// host's sum matches it bit for bit. `result` may be one of the sources: each element is read first.
-    static func sumInRankOrder(_ sources: [UnsafePointer<Float>], into result: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            var total = UnsafeRawPointer(sources[0] + i).loadUnaligned(as: SIMD8<Float>.self)
-            for source in sources.dropFirst() { total += UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self) }
-            UnsafeMutableRawPointer(result + i).storeBytes(of: total, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count {
-            var total = sources[0][i]
-            for source in sources.dropFirst() { total += source[i] }
-            result[i] = total
-            i += 1
-        }
     }
 
     func publish(_ write: () -> Void) throws {

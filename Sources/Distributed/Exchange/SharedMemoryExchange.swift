@@ -5,7 +5,7 @@ import Model
 /// window; rank r's gradients in its own segment. A step is
 ///
 ///     backward into my gradient segment · synchronize · for my 1/n slice of the parameters:
-///     g = Σ_r gradients_r (in rank order), Adam on the slice · synchronize
+///     g = Σ_r gradients_r (pairwise, `PairwiseSum`), Adam on the slice · synchronize
 ///
 /// so the reduction and the optimizer are one pass that reads each gradient once, each rank updates only
 /// 1/n of the parameters, and nothing is copied back: the next forward pass of every rank reads the one
@@ -18,6 +18,8 @@ final class SharedMemoryExchange: GradientExchange {
     let gradients: FlatBuffer
     let adam: Adam
     let hasReplicas = false
+    /// The segments are added by `PairwiseSum`, in the tree of the node's ranks.
+    let sumsInTreeOrder = true
     private let memory: NodeSharedMemory
     private let gradientSources: [UnsafePointer<Float>]
     /// The parameters this rank updates: its 1/n, cut at cache-line (16-float) boundaries.

@@ -34,7 +34,7 @@ extension DataParallelTrainer {
             epochReconstruction: sums[0], epochKL: sums[1], epochExamples: Int(sums[2]),
             parameterCount: parameters.count, parameterChecksum: parameters.checksum(),
             imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols,
-            gradientExchange: exchange.mode.rawValue)
+            gradientExchange: exchange.mode.rawValue, reductionOrder: reduction.recorded)
         try runDirectory.saveCheckpoint(metadata: metadata, parameters: parameters, adam: adam, keep: config.keepCheckpoints)
     }
 

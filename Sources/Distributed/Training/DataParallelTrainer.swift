@@ -27,6 +27,8 @@ public final class DataParallelTrainer {
     let exchange: any GradientExchange
     /// Why this exchange: what `--gradient-exchange auto` measured, or that it was asked for.
     public let exchangeChoice: String
+    /// The order of the sums over examples and ranks (`--reduction-order`), as honoured on this world.
+    public let reduction: ReductionPlan
     public let sampler: ShardSampler
     /// Where rank 0 writes checkpoints, `metrics.jsonl` and images; nil writes nothing.
     public let runDirectory: RunDirectory?
@@ -69,7 +71,7 @@ public final class DataParallelTrainer {
     /// broadcast to all).
     public init(config: TrainingConfig, dataset: Dataset, world: any Communicator,
                 runDirectory: RunDirectory?, resume: String? = nil, initialWeights: InitialWeights? = nil,
-                gradientExchange: GradientExchangeMode = .auto) throws {
+                gradientExchange: GradientExchangeMode = .auto, reductionOrder: ReductionOrder = .canonical) throws {
         self.config = config
         self.schedule = (config.epochs, config.maxSteps)
         self.dataset = dataset
@@ -94,15 +96,18 @@ public final class DataParallelTrainer {
                                   what: "configuration or training data", world: world)
         try Self.requireAgreement(fnv1a(Array(gradientExchange.rawValue.utf8)), what: "--gradient-exchange", world: world)
         try Self.requireAgreement(UInt64(max(config.logEvery, 0)), what: "--log-every", world: world)
+        try Self.requireAgreement(fnv1a(Array(reductionOrder.rawValue.utf8)), what: "--reduction-order", world: world)
         var restored: TrainingCheckpoint?
         if let resume {
             restored = try Self.readCheckpoint(resume, config: config, network: network,
                                                dataFingerprint: dataFingerprint, world: world)
         }
         let resumedMode = restored?.metadata.gradientExchange.flatMap(GradientExchangeMode.init(rawValue:))
+        let planned = ReductionPlan(reductionOrder, globalBatch: config.globalBatch, worldSize: world.size)
         (exchange, exchangeChoice) = try makeGradientExchange(
             gradientExchange, resumed: resumedMode, parameterCount: network.layout.count, world: world,
-            learningRate: config.learningRate, weightDecay: config.weightDecay)
+            learningRate: config.learningRate, weightDecay: config.weightDecay, treeOrder: planned.isCanonical)
+        reduction = planned.honoured(byTreeOrderExchange: exchange.sumsInTreeOrder)
         if let restored { resumeTrajectory(at: restored.metadata) }
         // Weights from a safetensors file: checked against this network by every rank, so a mismatch is one
         // agreed error; rank 0 publishes them.
@@ -236,9 +241,11 @@ public final class DataParallelTrainer {
         if count > 0 {
             indexBuffer.withUnsafeBufferPointer { indices in
                 labelBuffer.withUnsafeBufferPointer { labels in
+                    let globalBatch = sampler.globalBatchSize(step: stepInEpoch)
+                    let leaves = reduction.leaves(batch: globalBatch, rank: world.rank, size: world.size, count: count)
                     let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
-                                          exampleIndices: indices.baseAddress!, epoch: epoch)
-                    let scale = 1 / Float(sampler.globalBatchSize(step: stepInEpoch))
+                                          exampleIndices: indices.baseAddress!, epoch: epoch, leaves: leaves)
+                    let scale = 1 / Float(globalBatch)
                     terms = network.forwardBackward(batch, parameters: parameters, gradients: gradients, gradientScale: scale)
                 }
             }

@@ -30,11 +30,14 @@ public struct TrainingCheckpointMetadata: Codable, Sendable, Equatable {
     /// resumes with the same one, so the floating-point summation order, and the trajectory, stay the same.
     /// Absent in older checkpoints.
     public var gradientExchange: String? = nil
+    /// `ReductionPlan.recorded`: `canonical 8` (the same bits on 1, 2, 4 or 8 ranks) or `native`. Absent in
+    /// older checkpoints (native).
+    public var reductionOrder: String? = nil
 
     public init(config: TrainingConfig, dataset: String, dataFingerprint: UInt64, epoch: Int, stepInEpoch: Int,
                 globalStep: Int, adamStep: Int, epochReconstruction: Double, epochKL: Double, epochExamples: Int,
                 parameterCount: Int, parameterChecksum: UInt64, imageRows: Int, imageCols: Int,
-                gradientExchange: String? = nil) {
+                gradientExchange: String? = nil, reductionOrder: String? = nil) {
         self.config = config
         self.dataset = dataset
         self.dataFingerprint = dataFingerprint
@@ -50,6 +53,7 @@ public struct TrainingCheckpointMetadata: Codable, Sendable, Equatable {
         self.imageRows = imageRows
         self.imageCols = imageCols
         self.gradientExchange = gradientExchange
+        self.reductionOrder = reductionOrder
     }
 
     /// The network this checkpoint's parameters belong to.

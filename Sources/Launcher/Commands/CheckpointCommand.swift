@@ -25,6 +25,7 @@ struct CheckpointCommand: ParsableCommand {
             print("epoch \(m.epoch + 1), step \(m.stepInEpoch) in epoch, global step \(m.globalStep); trained with \(m.config.flagsDescription)"
                 + (m.gradientExchange.map { ", gradient exchange \($0)" } ?? ""))
             print(String(format: "parameter checksum %016llx", m.parameterChecksum))
+            print(ReductionPlan.reproducibility(recorded: m.reductionOrder))
         }
     }
 

@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
     var checkReplicasEvery = 100
     @Option(name: .customLong("gradient-exchange"), help: "auto (shared memory when all ranks share one node; hierarchical across nodes with several ranks each), allreduce (a replica per rank, any placement), shared-memory, or hierarchical.")
     var gradientExchange: GradientExchangeMode = .auto
+    @Option(name: .customLong("reduction-order"), help: "canonical (sums over examples and ranks in one fixed tree: the same parameters, bit for bit, on 1, 2, 4 … ranks up to batch/16) or native (each rank in one pass; the last bits depend on the number of ranks).")
+    var reductionOrder: ReductionOrder = .canonical
     @Option(name: .customLong("log-every"), help: "Write the training loss, its parts and the learning rate to the run's TensorBoard event file every N steps (0: per epoch only).")
     var logEvery = 50
     @Option(help: "Progress line while an epoch runs: auto (only when a person watches: `launch` tells, a lone process checks its terminal, plain mpirun or srun never), always, never.")
@@ -139,7 +141,7 @@ struct Train: ParsableCommand {
             let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
                                                   runDirectory: directory, resume: checkpoint,
                                                   initialWeights: try initFrom.map { try InitialWeights.read($0, world: world) },
-                                                  gradientExchange: gradientExchange)
+                                                  gradientExchange: gradientExchange, reductionOrder: reductionOrder)
             trainer.showsProgress = progress.showsProgress(environment: ProcessInfo.processInfo.environment,
                                                            standardOutputIsTerminal: isatty(STDOUT_FILENO) != 0)
             trainer.collectiveTimeout = collectiveTimeout
@@ -155,6 +157,7 @@ struct Train: ParsableCommand {
                     print("vae-dist: gradient exchange \(trainer.gradientExchange.rawValue)"
                         + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))"))
                 }
+                if world.size > 1 || reductionOrder == .native { print("vae-dist: \(trainer.reduction.summary)") }
                 if let checkpoint { print("vae-dist: resumed from \(checkpoint) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch)") }
             }
             try trainer.run()
@@ -166,6 +169,7 @@ struct Train: ParsableCommand {
 
 extension ModelChoice: ExpressibleByArgument {}
 extension GradientExchangeMode: ExpressibleByArgument {}
+extension ReductionOrder: ExpressibleByArgument {}
 
 /// Where the data comes from: shared by train, eval and sample.
 struct DataOptions: ParsableArguments {

@@ -30,8 +30,8 @@ public enum ElementwiseAdam {
         }
     }
 
-    /// The same update over `range` only, with the gradient g = Σₛ sources[s] summed here, in source order,
-    /// in the same pass. This is the reduction and the optimizer of a node-shared-memory step in one read of
+    /// The same update over `range` only, with the gradient g = Σₛ sources[s] summed here, pairwise
+    /// (`PairwiseSum`: the tree of `BatchLeaves` over the node's ranks), in the same pass. This is the reduction and the optimizer of a node-shared-memory step in one read of
     /// each gradient: every rank updates its own slice of the one shared parameter copy.
     public static func update(
         parameters: UnsafeMutablePointer<Float>, summing sources: UnsafeBufferPointer<UnsafePointer<Float>>,
@@ -54,9 +54,7 @@ public enum ElementwiseAdam {
             }
         default:
             update(parameters: parameters, firstMoment: m, secondMoment: v, range: range, constants) { i, n in
-                var g = VectorMath.loadPartial(sources[0] + i, count: n)
-                for s in 1..<sources.count { g += VectorMath.loadPartial(sources[s] + i, count: n) }
-                return g
+                PairwiseSum.tree(sources.count) { VectorMath.loadPartial(sources[$0] + i, count: n) }
             }
         }
     }

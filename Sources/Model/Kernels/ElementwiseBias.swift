@@ -31,29 +31,53 @@ public enum ElementwiseBias {
 
     /// In place `dy ← dy ⊙ act′` (ReLU: 1 where the stored output y > 0) and `biasGradient = Σ_rows dy`
     /// (overwritten: a layer's bias gradient has one writer per step, so no pass zeroes the buffer first).
+    /// The rows are summed in `leaves`' order: each leaf in row order, the leaf sums pairwise (`BatchLeaves`).
+    public static func backward(
+        _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        leaves: BatchLeaves, cols: Int, activation: Activation
+    ) {
+        let relu = activation == .relu
+        var levels = 0
+        while 1 << levels < leaves.count { levels += 1 }
+        withUnsafeTemporaryAllocation(of: VectorMath.Vector.self, capacity: levels + 1) { pending in
+            var j = 0
+            // Column blocks outermost: the 16 bias-gradient sums stay in one register across a leaf's rows.
+            while j < cols {
+                let n = min(16, cols - j)
+                var sum = VectorMath.Vector()
+                for leaf in 0..<leaves.count {
+                    sum = VectorMath.Vector()
+                    for r in leaves.range(leaf) {
+                        let offset = r * cols + j
+                        var g = VectorMath.loadPartial(dy + offset, count: n)
+                        if relu {
+                            let out = VectorMath.loadPartial(y + offset, count: n)
+                            g = g.replacing(with: 0, where: out .<= 0)
+                            VectorMath.storePartial(g, dy + offset, count: n)
+                        }
+                        sum += g
+                    }
+                    // Binary counter: add the pending sums of the levels where `leaf` has trailing ones.
+                    var level = 0, index = leaf
+                    while index & 1 == 1 {
+                        sum = pending[level] + sum
+                        level += 1
+                        index >>= 1
+                    }
+                    pending[level] = sum
+                }
+                VectorMath.storePartial(sum, biasGradient + j, count: n)
+                j += 16
+            }
+        }
+    }
+
+    /// `backward` with all `rows` in one leaf.
     public static func backward(
         _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
         rows: Int, cols: Int, activation: Activation
     ) {
-        let relu = activation == .relu
-        var j = 0
-        // Column blocks outermost: the 16 bias-gradient sums stay in one register across all rows.
-        while j < cols {
-            let n = min(16, cols - j)
-            var sum = VectorMath.Vector()
-            for r in 0..<rows {
-                let offset = r * cols + j
-                var g = VectorMath.loadPartial(dy + offset, count: n)
-                if relu {
-                    let out = VectorMath.loadPartial(y + offset, count: n)
-                    g = g.replacing(with: 0, where: out .<= 0)
-                    VectorMath.storePartial(g, dy + offset, count: n)
-                }
-                sum += g
-            }
-            VectorMath.storePartial(sum, biasGradient + j, count: n)
-            j += 16
-        }
+        backward(dy, output: y, biasGradient: biasGradient, leaves: .whole(rows), cols: cols, activation: activation)
     }
 }
 
@@ -74,12 +98,25 @@ public enum ElementwiseReference {
         _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
         rows: Int, cols: Int, activation: Activation
     ) {
-        for c in 0..<cols { biasGradient[c] = 0 }
-        for r in 0..<rows {
-            for c in 0..<cols {
-                if activation == .relu && y[r * cols + c] <= 0 { dy[r * cols + c] = 0 }
-                biasGradient[c] += dy[r * cols + c]
+        biasBackward(dy, output: y, biasGradient: biasGradient, leaves: .whole(rows), cols: cols, activation: activation)
+    }
+
+    /// Each leaf's column sums in row order, the leaves added with `PairwiseFold`.
+    public static func biasBackward(
+        _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+        leaves: BatchLeaves, cols: Int, activation: Activation
+    ) {
+        for c in 0..<cols {
+            var tree = PairwiseFold<Float>()
+            for leaf in 0..<leaves.count {
+                var sum: Float = 0
+                for r in leaves.range(leaf) {
+                    if activation == .relu && y[r * cols + c] <= 0 { dy[r * cols + c] = 0 }
+                    sum += dy[r * cols + c]
+                }
+                tree.push(sum)
             }
+            biasGradient[c] = tree.result!
         }
     }
 }

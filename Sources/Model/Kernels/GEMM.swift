@@ -30,6 +30,18 @@ public func gemmTN(
     GEMMProfile.measure(forward: false, m: m, n: n, k: k) { GEMMDispatch.active.gemmTN(a, b, c, m, n, k, accumulate) }
 }
 
+/// `C[m×n] (+)= Aᵀ · B` with `A` stored `[k×m]`, `B` stored `[k×n]` and `k = leaves.rows`, the depth
+/// summed in `leaves`' order (each leaf in order, the leaves pairwise). One leaf is plain `gemmTN`.
+public func gemmTN(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, leaves: BatchLeaves, accumulate: Bool
+) {
+    if leaves.count == 1 { return gemmTN(a, b, c, m: m, n: n, k: leaves.rows, accumulate: accumulate) }
+    GEMMProfile.measure(forward: false, m: m, n: n, k: leaves.rows) {
+        leaves.boundaries.withUnsafeBufferPointer { GEMMDispatch.active.gemmTNLeaves(a, b, c, m, n, $0, accumulate) }
+    }
+}
+
 /// `C[m×n] (+)= A · Bᵀ` with `A` stored `[m×k]` and `B` stored `[n×k]`.
 public func gemmNT(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,

@@ -41,6 +41,11 @@ public enum GEMMDispatch {
         UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, Bool
     ) -> Void
 
+    /// `C[m×n] (+)= Aᵀ · B` over the depth cut at the leaf `boundaries`, leaves added pairwise.
+    public typealias LeavesKernel = @Sendable (
+        UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, UnsafeBufferPointer<Int>, Bool
+    ) -> Void
+
     /// The three GEMM forms of one path.
     public struct KernelSet: Sendable {
         public var path: KernelPath
@@ -50,6 +55,8 @@ public enum GEMMDispatch {
         public var gemmTN: Kernel
         /// `C[m×n] (+)= A · Bᵀ`, `B` stored `[n×k]`.
         public var gemmNT: Kernel
+        /// `gemmTN` in `BatchLeaves` order (the weight gradient when sums must not depend on the world size).
+        public var gemmTNLeaves: LeavesKernel
     }
 
     /// The environment variable that forces a path.
@@ -142,7 +149,8 @@ public enum GEMMDispatch {
             return KernelSet(path: .avx512,
                              gemm: { avx512GEMM($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTN: { avx512GEMMTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
-                             gemmNT: { avx512GEMMNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) })
+                             gemmNT: { avx512GEMMNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmTNLeaves: { avx512GEMMTNLeaves($0, $1, $2, m: $3, n: $4, boundaries: $5, accumulate: $6) })
             #else
             return nil
             #endif
@@ -151,12 +159,16 @@ public enum GEMMDispatch {
             return KernelSet(path: path,
                              gemm: { GEMMNativeKernels.gemm($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTN: { GEMMNativeKernels.gemmTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
-                             gemmNT: { GEMMNativeKernels.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) })
+                             gemmNT: { GEMMNativeKernels.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmTNLeaves: { GEMMNativeKernels.gemmTNLeaves($0, $1, $2, m: $3, n: $4, boundaries: $5,
+                                                                            accumulate: $6) })
         case .reference:
             return KernelSet(path: .reference,
                              gemm: { GEMMReference.gemm($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTN: { GEMMReference.gemmTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
-                             gemmNT: { GEMMReference.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) })
+                             gemmNT: { GEMMReference.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
+                             gemmTNLeaves: { GEMMReference.gemmTN($0, $1, $2, m: $3, n: $4,
+                                                                  leaves: BatchLeaves(boundaries: Array($5)), accumulate: $6) })
         }
     }
 

@@ -33,6 +33,11 @@ enum GEMMNativeKernels {
         gemmBlockedTN(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
     }
 
+    static func gemmTNLeaves(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                             m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool) {
+        gemmBlockedTNLeaves(a, b, c, m: m, n: n, boundaries: boundaries, accumulate: accumulate)
+    }
+
     static func gemmNT(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                        m: Int, n: Int, k: Int, accumulate: Bool) {
         gemmBlockedABt(a, b, c, m: m, n: n, k: k, accumulate: accumulate)

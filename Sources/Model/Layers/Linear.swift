@@ -57,23 +57,44 @@ public struct Linear: Sendable, Equatable {
 
     /// Turns `dy` (gradient w.r.t. the activation's output `y`) into the gradient w.r.t. the
     /// pre-activation, in place, and adds the bias gradient. Call once, before the part functions.
+    /// The rows are summed in `leaves`' order (`BatchLeaves`).
+    @inlinable
+    public func backwardActivation(
+        _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, leaves: BatchLeaves,
+        gradients: UnsafeMutablePointer<Float>
+    ) {
+        ElementwiseBias.backward(dy, output: y, biasGradient: gradients + biasOffset, leaves: leaves, cols: outputs,
+                                 activation: activation)
+    }
+
+    /// `backwardActivation` with the rows in one leaf.
     @inlinable
     public func backwardActivation(
         _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, rows: Int,
         gradients: UnsafeMutablePointer<Float>
     ) {
-        ElementwiseBias.backward(dy, output: y, biasGradient: gradients + biasOffset, rows: rows, cols: outputs,
-                                 activation: activation)
+        backwardActivation(dy, output: y, leaves: .whole(rows), gradients: gradients)
     }
 
     /// `dW[firstRow ..< firstRow + width, :] = xᵀ · dy` for one input part: overwritten, since parts own
     /// disjoint rows and each layer runs backward once per step.
+    /// The rows (the batch) are summed in `leaves`' order (`BatchLeaves`).
+    @inlinable
+    public func backwardWeightsPart(
+        _ x: UnsafePointer<Float>, width: Int, firstRow: Int, leaves: BatchLeaves,
+        preActivationGradient dy: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
+    ) {
+        gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, leaves: leaves, accumulate: false)
+    }
+
+    /// `backwardWeightsPart` with the rows in one leaf.
     @inlinable
     public func backwardWeightsPart(
         _ x: UnsafePointer<Float>, width: Int, firstRow: Int, rows: Int, preActivationGradient dy: UnsafePointer<Float>,
         gradients: UnsafeMutablePointer<Float>
     ) {
-        gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, k: rows, accumulate: false)
+        backwardWeightsPart(x, width: width, firstRow: firstRow, leaves: .whole(rows), preActivationGradient: dy,
+                            gradients: gradients)
     }
 
     /// `dx (+)= dy · W[firstRow ..< firstRow + width, :]ᵀ` (`rows × width`): overwrites `dx`, or adds to it

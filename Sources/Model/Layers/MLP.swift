@@ -46,33 +46,34 @@ public struct MLP: Sendable, Equatable {
     /// written (overwritten) into `gradients`. If `firstInputGradient` is given, the gradient w.r.t. the first input part
     /// (`rows × firstWidth`) is written there. The second part needs a gradient only when it is computed
     /// (the condition tower's features): `secondInputGradient` (`rows × secondWidth`) is then overwritten,
-    /// or added to with `accumulateSecondInputGradient`.
+    /// or added to with `accumulateSecondInputGradient`. Sums over the rows follow `leaves` (`BatchLeaves`).
     @inlinable
     public func backward(
-        _ first: UnsafePointer<Float>, firstWidth: Int, second: UnsafePointer<Float>?, secondWidth: Int, rows: Int,
+        _ first: UnsafePointer<Float>, firstWidth: Int, second: UnsafePointer<Float>?, secondWidth: Int, leaves: BatchLeaves,
         outputs: [UnsafeMutablePointer<Float>], scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
         outputGradientInFirstScratch: Bool = true,
         firstInputGradient: UnsafeMutablePointer<Float>?,
         secondInputGradient: UnsafeMutablePointer<Float>? = nil, accumulateSecondInputGradient: Bool = false,
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
     ) {
+        let rows = leaves.rows
         var dy = outputGradientInFirstScratch ? scratch.0 : scratch.1
         var other = outputGradientInFirstScratch ? scratch.1 : scratch.0
         for i in stride(from: layers.count - 1, to: 0, by: -1) {
             let layer = layers[i]
-            layer.backwardActivation(dy, output: outputs[i], rows: rows, gradients: gradients)
-            layer.backwardWeightsPart(outputs[i - 1], width: layer.inputs, firstRow: 0, rows: rows,
+            layer.backwardActivation(dy, output: outputs[i], leaves: leaves, gradients: gradients)
+            layer.backwardWeightsPart(outputs[i - 1], width: layer.inputs, firstRow: 0, leaves: leaves,
                                       preActivationGradient: dy, gradients: gradients)
             layer.backwardInputPart(preActivationGradient: dy, width: layer.inputs, firstRow: 0, rows: rows,
                                     inputGradient: other, parameters: parameters)
             swap(&dy, &other)
         }
         let layer = layers[0]
-        layer.backwardActivation(dy, output: outputs[0], rows: rows, gradients: gradients)
-        layer.backwardWeightsPart(first, width: firstWidth, firstRow: 0, rows: rows, preActivationGradient: dy,
+        layer.backwardActivation(dy, output: outputs[0], leaves: leaves, gradients: gradients)
+        layer.backwardWeightsPart(first, width: firstWidth, firstRow: 0, leaves: leaves, preActivationGradient: dy,
                                   gradients: gradients)
         if let second, secondWidth > 0 {
-            layer.backwardWeightsPart(second, width: secondWidth, firstRow: firstWidth, rows: rows,
+            layer.backwardWeightsPart(second, width: secondWidth, firstRow: firstWidth, leaves: leaves,
                                       preActivationGradient: dy, gradients: gradients)
         }
         if let firstInputGradient {

@@ -12,14 +12,19 @@ public struct MiniBatch {
     /// `count` global example indices.
     public var exampleIndices: UnsafePointer<Int>
     public var epoch: Int
+    /// The order of the backward pass's sums over the examples (`BatchLeaves`); one leaf unless the
+    /// trainer asks for the order that does not depend on the number of ranks.
+    public var leaves: BatchLeaves
 
     public init(count: Int, pixels: UnsafePointer<Float>, labels: UnsafePointer<UInt8>?,
-                exampleIndices: UnsafePointer<Int>, epoch: Int) {
+                exampleIndices: UnsafePointer<Int>, epoch: Int, leaves: BatchLeaves? = nil) {
+        precondition(leaves.map { $0.rows == count } ?? true, "MiniBatch: the leaves must cover the \(count) examples")
         self.count = count
         self.pixels = pixels
         self.labels = labels
         self.exampleIndices = exampleIndices
         self.epoch = epoch
+        self.leaves = leaves ?? .whole(count)
     }
 }
 

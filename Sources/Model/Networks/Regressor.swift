@@ -82,10 +82,10 @@ public final class Regressor: Network {
         let reconstruction = ReconstructionLoss.evaluate(
             spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: batch.count * input,
             gradientScale: gradientScale)
-        network.backward(b.features, firstWidth: feature, second: nil, secondWidth: 0, rows: batch.count,
+        network.backward(b.features, firstWidth: feature, second: nil, secondWidth: 0, leaves: batch.leaves,
                          outputs: b.outputs, scratch: b.scratch, firstInputGradient: b.tower.featureGradient,
                          parameters: parameters.baseAddress, gradients: gradients.baseAddress)
-        tower.backward(b.conditions, rows: batch.count, b.tower, scratch: b.scratch,
+        tower.backward(b.conditions, leaves: batch.leaves, b.tower, scratch: b.scratch,
                        parameters: parameters.baseAddress, gradients: gradients.baseAddress)
         return LossTerms(reconstruction: reconstruction)
     }

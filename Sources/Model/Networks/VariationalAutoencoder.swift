@@ -119,7 +119,7 @@ public final class VariationalAutoencoder: Network {
             spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: rows * input,
             gradientScale: gradientScale)
         // With a tower, the decoder writes ∂loss/∂features and the encoder adds its share below.
-        decoder.backward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, rows: rows,
+        decoder.backward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, leaves: batch.leaves,
                          outputs: b.decoderOutputs, scratch: b.scratch, firstInputGradient: b.zGradient,
                          secondInputGradient: b.tower.featureGradient, parameters: p, gradients: g)
 
@@ -128,11 +128,11 @@ public final class VariationalAutoencoder: Network {
                                               gradientScale: gradientScale)
         ElementwiseLatent.reparameterizeBackward(head: b.head, epsilon: b.epsilon, zGradient: b.zGradient,
                                                  headGradient: b.scratch.0, rows: rows, latent: latent)
-        encoder.backward(batch.pixels, firstWidth: input, second: b.features, secondWidth: feature, rows: rows,
+        encoder.backward(batch.pixels, firstWidth: input, second: b.features, secondWidth: feature, leaves: batch.leaves,
                          outputs: b.encoderOutputs, scratch: b.scratch, firstInputGradient: nil,
                          secondInputGradient: b.tower.featureGradient, accumulateSecondInputGradient: true,
                          parameters: p, gradients: g)
-        tower.backward(b.conditions, rows: rows, b.tower, scratch: b.scratch, parameters: p, gradients: g)
+        tower.backward(b.conditions, leaves: batch.leaves, b.tower, scratch: b.scratch, parameters: p, gradients: g)
         return LossTerms(reconstruction: reconstruction, kl: kl)
     }
 
