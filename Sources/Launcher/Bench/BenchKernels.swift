@@ -33,6 +33,9 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Kernel paths to time (comma-separated: avx512, avx2, neon, reference; default: the chosen one).")
     var kernels: String?
 
+    @Option(help: "Time the weight gradients summed in this many leaves of the batch (the canonical reduction order: 8 for a batch of 128 at np=1, 4 at np=2); 1: one pass.")
+    var leaves = 1
+
     @Flag(help: "One JSON object per GEMM and per step total instead of the table.")
     var json = false
 
@@ -44,6 +47,9 @@ struct BenchKernels: ParsableCommand {
             throw ValidationError("--batch takes positive integers up to 65536, e.g. --batch 64 --batch 128 or --batch 64,128.")
         }
         guard seconds > 0, seconds <= 60 else { throw ValidationError("--seconds must be in (0, 60].") }
+        guard leaves >= 1 && leaves <= 64 && leaves & (leaves - 1) == 0 else {
+            throw ValidationError("--leaves must be a power of two from 1 to 64 (got \(leaves)).")
+        }
         _ = try kernelSets()
     }
 
@@ -82,7 +88,8 @@ struct BenchKernels: ParsableCommand {
         for kernels in try kernelSets() {
             for architecture in architectures {
                 for batch in parsedBatches()! {
-                    let report = KernelBenchmark.run(architecture, batch: batch, kernels: kernels, minimumSeconds: seconds)
+                    let report = KernelBenchmark.run(architecture, batch: batch, kernels: kernels, minimumSeconds: seconds,
+                                                            leaves: leaves)
                     if json { printJSON(report) } else { printTable(report) }
                 }
             }

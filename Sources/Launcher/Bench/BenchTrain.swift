@@ -30,6 +30,8 @@ struct BenchTrain: ParsableCommand {
     var profile = false
     @Option(name: .customLong("gradient-exchange"), help: "auto, allreduce or shared-memory (see train --help).")
     var gradientExchange: GradientExchangeMode = .auto
+    @Option(name: .customLong("reduction-order"), help: "canonical or native (see train --help).")
+    var reductionOrder: ReductionOrder = .canonical
     @OptionGroup var data: DataOptions
 
     func validate() throws {
@@ -49,11 +51,11 @@ struct BenchTrain: ParsableCommand {
             config.evaluateEveryEpoch = false
             config.imagesEveryEpoch = false
             let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: nil,
-                                                  gradientExchange: gradientExchange)
+                                                  gradientExchange: gradientExchange, reductionOrder: reductionOrder)
             trainer.log = { _ in }
             if world.isRoot && !json {
                 print("train \(model.rawValue) \(architecture) np=\(world.size): gradient exchange \(trainer.gradientExchange.rawValue)"
-                    + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))"))
+                    + (trainer.exchangeChoice.isEmpty ? "" : " (\(trainer.exchangeChoice))") + "; \(trainer.reduction.summary)")
             }
             trainer.showsProgress = false
             GEMMProfile.isEnabled = profile
@@ -83,7 +85,7 @@ struct BenchTrain: ParsableCommand {
                     print(JSONLine.encode(BenchTrainLine(
                         model: model.rawValue, arch: architecture, np: world.size, batch: batchSize, epoch: epoch,
                         seconds: metrics.epochSeconds, samplesPerSecond: metrics.samplesPerSecond,
-                        exchangeShare: metrics.exchangeShare, exchange: exchange,
+                        exchangeShare: metrics.exchangeShare, exchange: exchange, reduction: trainer.reduction.recorded,
                         peakRSSMB: peakMB, rssMB: rssMB, pssMB: pssMB)))
                 } else {
                     print(String(format: "train %@ %@ np=%d batch=%d epoch %d: %.3f s, %.0f samples/s, exchange %.1f%% (%@), peak RSS per rank %@ MB (now RSS %@, PSS %@)",
@@ -105,11 +107,11 @@ struct BenchTrain: ParsableCommand {
 struct BenchTrainLine: Encodable {
     var bench = "train"
     var model: String, arch: String, np: Int, batch: Int, epoch: Int
-    var seconds: Double, samplesPerSecond: Double, exchangeShare: Double, exchange: String
+    var seconds: Double, samplesPerSecond: Double, exchangeShare: Double, exchange: String, reduction: String
     var peakRSSMB: [Double], rssMB: [Double], pssMB: [Double]
     enum CodingKeys: String, CodingKey {
         case bench, model, arch, np, batch, epoch, seconds, samplesPerSecond = "samples_per_second"
-        case exchangeShare = "allreduce_share", exchange, peakRSSMB = "peak_rss_mb", rssMB = "rss_mb", pssMB = "pss_mb"
+        case exchangeShare = "allreduce_share", exchange, reduction, peakRSSMB = "peak_rss_mb", rssMB = "rss_mb", pssMB = "pss_mb"
     }
 }
 

@@ -122,28 +122,33 @@ public enum KernelBenchmark {
 
     /// Times all products of one step with `kernels` (by default those `GEMMDispatch` chose).
     /// `minimumSeconds` of timed calls per product (after warm-up).
+    /// `leaves` > 1 times the weight gradients in `BatchLeaves` order (`--reduction-order canonical`).
     public static func run(
         _ architecture: Architecture, batch: Int, kernels: GEMMDispatch.KernelSet = GEMMDispatch.active,
-        minimumSeconds: Double = 0.2
+        minimumSeconds: Double = 0.2, leaves: Int = 1
     ) -> StepReport {
         StepReport(kernels: kernels.path, architecture: architecture.name, batch: batch,
                    timings: products(of: architecture, batch: batch).map {
-                       time($0, kernels: kernels, minimumSeconds: minimumSeconds)
+                       time($0, kernels: kernels, minimumSeconds: minimumSeconds, leaves: leaves)
                    })
     }
 
     /// Times one product: a few warm-up calls, then single calls timed one by one until their total
     /// reaches `minimumSeconds` (and at least 5 calls).
     public static func time(
-        _ product: Product, kernels: GEMMDispatch.KernelSet = GEMMDispatch.active, minimumSeconds: Double = 0.2
+        _ product: Product, kernels: GEMMDispatch.KernelSet = GEMMDispatch.active, minimumSeconds: Double = 0.2,
+        leaves: Int = 1
     ) -> Timing {
         let m = product.m, n = product.n, k = product.k
         let (aCount, bCount) = product.kind == .inputGradient ? (m * k, n * k) : (m * k, k * n)
         let a = filledBuffer(max(aCount, 1), seed: 1), b = filledBuffer(max(bCount, 1), seed: 2)
         let c = filledBuffer(max(m * n, 1), seed: 3)
         defer { for p in [a, b, c] { UnsafeMutableRawPointer(p).deallocate() } }
+        let boundaries = (0...leaves).map { $0 * k / leaves }
         let call: () -> Void = switch product.kind {
         case .forward: { kernels.gemm(a, b, c, m, n, k, false) }
+        case .weightGradient where leaves > 1:
+            { boundaries.withUnsafeBufferPointer { kernels.gemmTNLeaves(a, b, c, m, n, $0, false) } }
         case .weightGradient: { kernels.gemmTN(a, b, c, m, n, k, false) }
         case .inputGradient: { kernels.gemmNT(a, b, c, m, n, k, false) }
         }

@@ -4,10 +4,13 @@
 /// subtree (see BatchLeaves.swift). Compiled once per instruction set, like `gemmBlockedTN`.
 ///
 /// `boundaries` are the leaves' start offsets into the depth, then `k` (a power-of-two count of leaves).
-/// The whole depth of a column block is packed at once, so every leaf of a `C` tile is computed while
-/// its partial sums sit in a few scratch tiles in L1: the tree costs one tile store and one tile add per
-/// leaf, not a pass over the whole gradient per leaf. The column block shrinks as the batch grows so
-/// the packed block stays the size `gemmBlockedTN` uses.
+/// The whole depth of a column block is packed at once, so all leaves of one `C` tile are computed in a
+/// row while the tree's partial sums sit in L1: scratch tile `level` holds the pending sum of 2^level
+/// leaves (a binary counter). Leaf `i`, with `t` trailing one bits, adds tiles `0 ..< t` to its
+/// accumulators as the micro-kernel stores them — `tile[t−1] + (… + (tile[0] + leaf))` — and stores the
+/// result into tile `t`, which is free at that moment; the last leaf stores the root straight into `C`.
+/// So the tree costs the loads of the pending tiles and no extra pass. The column block shrinks as the
+/// batch grows, so the packed block stays the size `gemmBlockedTN` uses.
 func gemmBlockedTNLeaves(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool
@@ -16,14 +19,15 @@ func gemmBlockedTNLeaves(
     precondition(leafCount >= 1 && leafCount & (leafCount - 1) == 0 && boundaries[0] == 0, "GEMM leaves: bad boundaries")
     if m <= 0 || n <= 0 { return }
     let mr = GEMMTile.rows, nr = GEMMTile.columns, tileSize = mr * nr
-    var levels = 0
-    while 1 << levels < leafCount { levels += 1 }
-    let budget = GEMMBlocking.depth * GEMMBlocking.width
-    let ncMax = min((n + nr - 1) / nr * nr, max(nr, budget / max(k, 1) / nr * nr))
-    // Scratch: the packed B block, the packed Aᵀ rows, and one tile per tree level plus the leaf's own.
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(k, 1) * ncMax + max(k, 1) * mr + (levels + 1) * tileSize) { scratch in
-        let packedB = scratch.baseAddress!, packedA = packedB + max(k, 1) * ncMax, tiles = packedA + max(k, 1) * mr
-        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: max(levels, 1)) { pendingTiles in
+    let levels = leafCount.trailingZeroBitCount
+    let depth = max(k, 1)
+    let ncMax = min((n + nr - 1) / nr * nr, max(nr, GEMMBlocking.depth * GEMMBlocking.width / depth / nr * nr))
+    // Scratch: the packed B block, the packed Aᵀ rows, one tile per tree level and one for an edge leaf.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: depth * ncMax + depth * mr + (levels + 1) * tileSize) { scratch in
+        let packedB = scratch.baseAddress!, packedA = packedB + depth * ncMax, tiles = packedA + depth * mr
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: levels + 1) { slots in
+            for level in 0...levels { slots[level] = tiles + level * tileSize }
+            let pending = UnsafePointer(slots.baseAddress!)
             var jcBlock = 0
             while jcBlock < n {
                 let nc = min(ncMax, n - jcBlock)
@@ -38,32 +42,22 @@ func gemmBlockedTNLeaves(
                     }
                     var jc = 0
                     while jc < nc {
-                        let columns = min(nr, nc - jc), vectors = columns > GEMMLane.scalarCount ? 2 : 1
-                        let bPanel = packedB + jc * k
-                        // Binary counter over the leaves: slot `level` holds the pending sum of 2^level leaves.
-                        var leafTile = tiles + levels * tileSize
-                        for level in 0..<levels { pendingTiles[level] = tiles + level * tileSize }
+                        let columns = min(nr, nc - jc), bPanel = packedB + jc * k, cTile = c + ic * n + jcBlock + jc
                         for leaf in 0..<leafCount {
-                            let start = boundaries[leaf], depth = boundaries[leaf + 1] - start
+                            let start = boundaries[leaf], leafDepth = boundaries[leaf + 1] - start
+                            let adds = (~leaf).trailingZeroBitCount, last = leaf == leafCount - 1
                             if rows == mr && columns == nr {
-                                gemmMicroKernel(depth: depth, a: aPanel + start * aStep, aRowStride: 1, aDepthStride: aStep,
-                                                b: bPanel + start * nr, bDepthStride: nr, c: leafTile, ldc: nr, accumulate: false)
+                                gemmMicroKernel(depth: leafDepth, a: aPanel + start * aStep, aRowStride: 1,
+                                                aDepthStride: aStep, b: bPanel + start * nr, bDepthStride: nr,
+                                                c: last ? cTile : pending[adds], ldc: last ? n : nr,
+                                                accumulate: last && accumulate, adding: pending, tileCount: adds)
                             } else {
-                                gemmMicroKernelRows(rows, vectors: vectors, depth: depth, a: aPanel + start * aStep,
-                                                    aRowStride: 1, aDepthStride: aStep, b: bPanel + start * nr,
-                                                    bDepthStride: nr, c: leafTile, ldc: nr, accumulate: false)
+                                gemmLeafEdgeTile(rows: rows, columns: columns, depth: leafDepth, a: aPanel + start * aStep,
+                                                 aStep: aStep, b: bPanel + start * nr, pending: pending, adds: adds,
+                                                 into: last ? cTile : pending[adds], ldc: last ? n : nr,
+                                                 accumulate: last && accumulate, scratch: pending[levels])
                             }
-                            var level = 0, index = leaf
-                            while index & 1 == 1 {
-                                gemmAddTile(pendingTiles[level], into: leafTile, rows: rows)
-                                level += 1
-                                index >>= 1
-                            }
-                            if level < levels { swap(&pendingTiles[level], &leafTile) }
                         }
-                        // After the last of a power-of-two count of leaves every level has been added: the root.
-                        gemmStoreTile(leafTile, rows: rows, columns: columns, into: c + ic * n + jcBlock + jc, ldc: n,
-                                      accumulate: accumulate)
                         jc += nr
                     }
                     ic += mr
@@ -74,15 +68,16 @@ func gemmBlockedTNLeaves(
     }
 }
 
-/// `tile += other` over the first `rows` rows of two full scratch tiles (row stride `GEMMTile.columns`).
-@inline(__always)
-func gemmAddTile(_ other: UnsafePointer<Float>, into tile: UnsafeMutablePointer<Float>, rows: Int) {
-    let lanes = GEMMLane.scalarCount
-    let source = UnsafeRawPointer(other), target = UnsafeMutableRawPointer(tile)
-    for v in 0..<(rows * GEMMTile.columns / lanes) {
-        let offset = v * lanes * MemoryLayout<Float>.stride
-        target.storeBytes(of: source.loadUnaligned(fromByteOffset: offset, as: GEMMLane.self)
-                              + target.loadUnaligned(fromByteOffset: offset, as: GEMMLane.self),
-                          toByteOffset: offset, as: GEMMLane.self)
-    }
+/// One leaf of a partial tile (fewer rows or columns): the edge micro-kernel with the same fused adds as a
+/// full tile. A tile narrower than the panel goes through `scratch` to `C` (the kernel writes whole vectors).
+private func gemmLeafEdgeTile(
+    rows: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, aStep: Int, b: UnsafePointer<Float>,
+    pending: UnsafePointer<UnsafeMutablePointer<Float>>, adds: Int,
+    into target: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: UnsafeMutablePointer<Float>
+) {
+    let nr = GEMMTile.columns, narrow = columns < nr && ldc != nr
+    gemmMicroKernelRows(rows, vectors: columns > GEMMLane.scalarCount ? 2 : 1, depth: depth, a: a, aRowStride: 1,
+                        aDepthStride: aStep, b: b, bDepthStride: nr, c: narrow ? scratch : target, ldc: narrow ? nr : ldc,
+                        accumulate: accumulate && !narrow, adding: pending, tileCount: adds)
+    if narrow { gemmStoreTile(scratch, rows: rows, columns: columns, into: target, ldc: ldc, accumulate: accumulate) }
 }

@@ -28,7 +28,8 @@ func gemmMicroKernel(
     rows: Int = GEMMTile.rows, vectors: Int = 2, depth: Int,
     a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, bDepthStride: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+    adding tiles: UnsafePointer<UnsafeMutablePointer<Float>>? = nil, tileCount: Int = 0
 ) {
     typealias V = GEMMLane
     let half = V.scalarCount * MemoryLayout<Float>.stride
@@ -58,18 +59,18 @@ func gemmMicroKernel(
         pb += bStep
     }
 
-    gemmRowStore(c00, c01, c + 0 * ldc, vectors: vectors, accumulate: accumulate)
-    if rows > 1 { gemmRowStore(c10, c11, c + 1 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 2 { gemmRowStore(c20, c21, c + 2 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 3 { gemmRowStore(c30, c31, c + 3 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 4 { gemmRowStore(c40, c41, c + 4 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 5 { gemmRowStore(c50, c51, c + 5 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 6 { gemmRowStore(c60, c61, c + 6 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 7 { gemmRowStore(c70, c71, c + 7 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 8 { gemmRowStore(c80, c81, c + 8 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 9 { gemmRowStore(c90, c91, c + 9 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 10 { gemmRowStore(cA0, cA1, c + 10 * ldc, vectors: vectors, accumulate: accumulate) }
-    if rows > 11 { gemmRowStore(cB0, cB1, c + 11 * ldc, vectors: vectors, accumulate: accumulate) }
+    gemmRowStore(c00, c01, row: 0, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount)
+    if rows > 1 { gemmRowStore(c10, c11, row: 1, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 2 { gemmRowStore(c20, c21, row: 2, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 3 { gemmRowStore(c30, c31, row: 3, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 4 { gemmRowStore(c40, c41, row: 4, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 5 { gemmRowStore(c50, c51, row: 5, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 6 { gemmRowStore(c60, c61, row: 6, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 7 { gemmRowStore(c70, c71, row: 7, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 8 { gemmRowStore(c80, c81, row: 8, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 9 { gemmRowStore(c90, c91, row: 9, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 10 { gemmRowStore(cA0, cA1, row: 10, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+    if rows > 11 { gemmRowStore(cB0, cB1, row: 11, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
 }
 
 /// One row of a tile, one depth step: `lo (+)= a·b0`, `hi (+)= a·b1`.
@@ -78,6 +79,24 @@ func gemmRowUpdate(_ lo: inout GEMMLane, _ hi: inout GEMMLane, _ a: Float, _ b0:
     let broadcast = GEMMLane(repeating: a)
     lo.addProduct(broadcast, b0)
     if vectors > 1 { hi.addProduct(broadcast, b1) }
+}
+
+/// Row `row` of a tile: first adds the same row of `tileCount` scratch tiles (row stride `GEMMTile.columns`),
+/// in order — `tiles[1] + (tiles[0] + acc)`, the pairwise tree of `gemmBlockedTNLeaves` — then writes (or adds)
+/// it to row `row` of `c`. With `tileCount` a literal 0 (every other caller) this is `gemmRowStore`.
+@_transparent
+func gemmRowStore(_ lo: GEMMLane, _ hi: GEMMLane, row: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int, vectors: Int,
+                  accumulate: Bool, adding tiles: UnsafePointer<UnsafeMutablePointer<Float>>?, _ tileCount: Int) {
+    var lo = lo, hi = hi
+    if tileCount > 0, let tiles {
+        let half = GEMMLane.scalarCount * MemoryLayout<Float>.stride
+        for t in 0..<tileCount {
+            let p = UnsafeRawPointer(tiles[t] + row * GEMMTile.columns)
+            lo = p.loadUnaligned(as: GEMMLane.self) + lo
+            if vectors > 1 { hi = p.loadUnaligned(fromByteOffset: half, as: GEMMLane.self) + hi }
+        }
+    }
+    gemmRowStore(lo, hi, c + row * ldc, vectors: vectors, accumulate: accumulate)
 }
 
 /// Writes (or adds) one row of a tile's accumulators to `c`.
@@ -101,13 +120,15 @@ struct GEMMKernelOperands {
     var a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int
     var b: UnsafePointer<Float>, bDepthStride: Int
     var c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    /// Scratch tiles added to the accumulators as they are stored (`gemmBlockedTNLeaves`' tree).
+    var tiles: UnsafePointer<UnsafeMutablePointer<Float>>? = nil, tileCount = 0
 }
 
 @_transparent
 func gemmMicroKernel(rows: Int, vectors: Int, _ o: GEMMKernelOperands) {
     gemmMicroKernel(rows: rows, vectors: vectors, depth: o.depth, a: o.a, aRowStride: o.aRowStride,
                     aDepthStride: o.aDepthStride, b: o.b, bDepthStride: o.bDepthStride, c: o.c, ldc: o.ldc,
-                    accumulate: o.accumulate)
+                    accumulate: o.accumulate, adding: o.tiles, tileCount: o.tileCount)
 }
 
 /// The micro-kernel for any panel of `rows` ∈ 1...`GEMMTile.rows` rows and `vectors` ∈ {1, 2}: one
@@ -124,11 +145,13 @@ func gemmMicroKernelRows(
     _ rows: Int, vectors: Int = 2, depth: Int,
     a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, bDepthStride: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+    adding tiles: UnsafePointer<UnsafeMutablePointer<Float>>? = nil, tileCount: Int = 0
 ) {
     precondition(rows >= 1 && rows <= GEMMTile.rows && (vectors == 1 || vectors == 2))
     let o = GEMMKernelOperands(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
-                               b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate)
+                               b: b, bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate,
+                               tiles: tiles, tileCount: tileCount)
     switch (rows, vectors) {
     case (1, 2): gemmKernel1x2(o)
     case (2, 2): gemmKernel2x2(o)
