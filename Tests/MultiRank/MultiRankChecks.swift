@@ -1,4 +1,5 @@
 import Distributed
+import Model
 import Foundation
 
 /// Real-MPI checks of `MPICommunicator`. Expected values are closed forms, so every comparison is exact.
@@ -12,6 +13,13 @@ final class MultiRankChecks {
     func run() {
         for length in [0, 1, 3, 7, 1023, 65_537, 3_000_000] { check("allreduceSum Float, length \(length)") { try allreduceFloats(length) } }
         check("allreduceSum Double") { try allreduceDoubles() }
+        if world.size & (world.size - 1) == 0 {
+            for length in [1, 2, 5, 4099, 1_000_003] {
+                check("allreduceSumInTreeOrder, length \(length): the pairwise tree of ranks, bit for bit") {
+                    try treeOrderAllreduce(length)
+                }
+            }
+        }
         // Not a Set: its iteration order is seeded per process, and every rank must call collectives in the same order.
         for root in world.size == 1 ? [0] : [0, world.size - 1] {
             check("broadcast Float from root \(root)") { try broadcastFloats(root: root) }
@@ -23,6 +31,30 @@ final class MultiRankChecks {
         check("barrier waits for the slowest rank") { try barrierWaits() }
         check("invalid root is an error, not a hang") { try invalidRoot() }
         check("node shared memory: every rank sees every rank's writes after synchronize") { try sharedMemory() }
+    }
+
+    /// Every rank's values are a function of (rank, index) that every rank can compute, with magnitudes over
+    /// 2^40 so that the grouping of the additions shows in the bits; the result must equal the pairwise tree
+    /// `PairwiseSum.tree` computed locally — and, from 4 ranks on, differ from the left-to-right sum somewhere.
+    private func treeOrderAllreduce(_ length: Int) throws -> String? {
+        func value(_ rank: Int, _ i: Int) -> Float {
+            var bits = UInt64(truncatingIfNeeded: rank &* 1_000_003 &+ i) &* 0x9E37_79B9_7F4A_7C15
+            bits ^= bits >> 29
+            return Float(Int64(bitPattern: bits) >> 40) * Float(1 << (i % 24))
+        }
+        var buffer = (0..<length).map { value(world.rank, $0) }
+        try buffer.withUnsafeMutableBufferPointer { try world.allreduceSumInTreeOrder($0) }
+        var differsFromLeftToRight = false
+        for i in 0..<length {
+            let expected = PairwiseSum.tree(world.size) { value($0, i) }
+            if buffer[i].bitPattern != expected.bitPattern { return "element \(i): \(buffer[i]), expected \(expected)" }
+            let leftToRight = (0..<world.size).reduce(Float(0)) { $0 + value($1, i) }
+            if leftToRight.bitPattern != expected.bitPattern { differsFromLeftToRight = true }
+        }
+        if world.size >= 4 && length > 1000 && !differsFromLeftToRight {
+            return "the tree and the left-to-right sums never differ: the check cannot tell them apart"
+        }
+        return nil
     }
 
     /// Rank r fills its stretch of a shared window with r + 1 (one odd-sized stretch per rank, so stretches
