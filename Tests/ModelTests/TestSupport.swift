@@ -19,13 +19,13 @@ func gaussianArray(_ count: Int, tag: UInt64) -> [Float] {
 
 /// Runs `body` with a `MiniBatch` over arrays (kept alive for the call).
 func withBatch<R>(
-    pixels: [Float], labels: [UInt8], indices: [Int], epoch: Int, _ body: (MiniBatch) -> R
+    pixels: [Float], labels: [UInt8], indices: [Int], epoch: Int, leaves: BatchLeaves? = nil, _ body: (MiniBatch) -> R
 ) -> R {
     pixels.withUnsafeBufferPointer { p in
         labels.withUnsafeBufferPointer { l in
             indices.withUnsafeBufferPointer { i in
                 body(MiniBatch(count: indices.count, pixels: p.baseAddress!, labels: l.baseAddress,
-                               exampleIndices: i.baseAddress!, epoch: epoch))
+                               exampleIndices: i.baseAddress!, epoch: epoch, leaves: leaves))
             }
         }
     }
