@@ -156,3 +156,18 @@ struct CanonicalOrderTests {
         #expect(mismatches == 0, "\(kind): \(mismatches) of \(whole.count) gradient entries differ")
     }
 }
+
+/// Loss sums on `LossGrid` are exact, so any order gives the same bits.
+struct LossGridTests {
+    @Test("losses on the grid add up to the same bits in any order; NaN and ∞ pass through")
+    func gridSumsAreExact() {
+        let losses = (0..<1000).map { i in LossGrid.round(Double(CanonicalOrderTests.spread(1, tag: UInt64(i))[0]).magnitude * 300 + 0.1) }
+        let forward = losses.reduce(0, +), backward = losses.reversed().reduce(0, +)
+        let pairwise = PairwiseSum.tree(losses.count, { losses[$0] }, add: +)
+        #expect(forward.bitPattern == backward.bitPattern && forward.bitPattern == pairwise.bitPattern)
+        let raw = losses.map { $0 + 1e-9 * Double($0.exponent) }  // off the grid: the orders disagree somewhere
+        #expect(raw.reduce(0, +) != raw.reversed().reduce(0, +) || raw.reduce(0, +) != PairwiseSum.tree(raw.count, { raw[$0] }, add: +))
+        #expect(abs(LossGrid.round(262.58912345678) - 262.58912345678) <= LossGrid.spacing / 2)
+        #expect(LossGrid.round(.nan).isNaN && LossGrid.round(.infinity) == .infinity)
+    }
+}

@@ -46,10 +46,10 @@ public struct TestSetEvaluation: Codable, Sendable, Equatable {
 }
 
 /// Test-set negative ELBO (split into reconstruction and KL) and the importance-weighted −log p(x), computed
-/// by all ranks together: rank r of n takes the contiguous slice ⌊rN/n⌋ ..< ⌊(r+1)N/n⌋ of the first N
-/// examples, so each is evaluated exactly once; per-example figures are summed in Double and the sums
-/// allreduced. All noise is keyed by (seed, example[, k]) (see `ImportanceSampling`), so the result equals
-/// that of one rank up to the summation order of the final sums.
+/// by all ranks together: each rank takes its share of fixed blocks of the first N examples
+/// (`EvaluationBlocks`), so each is evaluated exactly once; block losses and per-example −log p(x) are put on
+/// `LossGrid` and summed exactly, and the sums allreduced. All noise is keyed by (seed, example[, k]) (see
+/// `ImportanceSampling`), so the result equals that of one rank, bit for bit.
 public struct LikelihoodEvaluator {
     public let network: any Network
     public let parameters: FlatBuffer
@@ -71,14 +71,12 @@ public struct LikelihoodEvaluator {
     public func evaluate(on split: DataSplit, limit: Int? = nil) throws -> TestSetEvaluation {
         let started = DispatchTime.now().uptimeNanoseconds
         let n = min(limit ?? split.count, split.count)
-        let slice = (world.rank * n / world.size)..<((world.rank + 1) * n / world.size)
         let pixels = FlatBuffer(count: chunk * split.featureCount)
         var terms = LossTerms()
         var nll = 0.0
         var perExample = [Double](repeating: 0, count: chunk)
-        var start = slice.lowerBound
-        while start < slice.upperBound {
-            let indices = Array(start..<min(start + chunk, slice.upperBound))
+        for block in EvaluationBlocks(count: n, block: chunk, rank: world.rank, size: world.size) {
+            let indices = Array(block)
             split.fillBatch(indices: indices, into: pixels.baseAddress)
             let labels = indices.map { split.labels[$0] }
             indices.withUnsafeBufferPointer { indexPointer in
@@ -92,8 +90,7 @@ public struct LikelihoodEvaluator {
                     }
                 }
             }
-            for i in 0..<indices.count { nll += perExample[i] }
-            start += indices.count
+            for i in 0..<indices.count { nll += LossGrid.round(perExample[i]) }
         }
         var sums = [terms.reconstruction, terms.kl, nll]
         try world.allreduceSum(&sums)

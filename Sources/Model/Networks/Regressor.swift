@@ -79,9 +79,11 @@ public final class Regressor: Network {
         if batch.count == 0 { return LossTerms() }
         let b = prepare(rows: batch.count)
         forward(batch, b, parameters: parameters.baseAddress, noise: .training)
-        let reconstruction = ReconstructionLoss.evaluate(
-            spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: batch.count * input,
-            gradientScale: gradientScale)
+        let reconstruction = batch.leaves.sumOnGrid { leaf in
+            ReconstructionLoss.evaluate(
+                spec.output, logits: b.logits + leaf.lowerBound * input, targets: batch.pixels + leaf.lowerBound * input,
+                gradient: b.scratch.0 + leaf.lowerBound * input, count: leaf.count * input, gradientScale: gradientScale)
+        }
         network.backward(b.features, firstWidth: feature, second: nil, secondWidth: 0, leaves: batch.leaves,
                          outputs: b.outputs, scratch: b.scratch, firstInputGradient: b.tower.featureGradient,
                          parameters: parameters.baseAddress, gradients: gradients.baseAddress)
@@ -95,9 +97,9 @@ public final class Regressor: Network {
         if batch.count == 0 { return LossTerms() }
         let b = prepare(rows: batch.count)
         forward(batch, b, parameters: parameters.baseAddress, noise: noise)
-        return LossTerms(reconstruction: ReconstructionLoss.evaluate(
+        return LossTerms(reconstruction: LossGrid.round(ReconstructionLoss.evaluate(
             spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: batch.count * input,
-            gradientScale: 0))
+            gradientScale: 0)))
     }
 
     public func conditions(pixels: [Float], labels: [UInt8], exampleIndices: [Int], epoch: Int,

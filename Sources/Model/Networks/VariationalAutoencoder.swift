@@ -114,18 +114,23 @@ public final class VariationalAutoencoder: Network {
         let p = UnsafePointer(parameters.baseAddress), g = gradients.baseAddress
         forward(batch, b, parameters: p, noise: .training, epsilon: epsilon)
 
-        // Reconstruction term and its gradient w.r.t. the logits, into scratch.0.
-        let reconstruction = ReconstructionLoss.evaluate(
-            spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: rows * input,
-            gradientScale: gradientScale)
+        // Reconstruction term (leaf by leaf: loss sums on `LossGrid`) and its gradient w.r.t. the logits.
+        let reconstruction = batch.leaves.sumOnGrid { leaf in
+            ReconstructionLoss.evaluate(
+                spec.output, logits: b.logits + leaf.lowerBound * input, targets: batch.pixels + leaf.lowerBound * input,
+                gradient: b.scratch.0 + leaf.lowerBound * input, count: leaf.count * input, gradientScale: gradientScale)
+        }
         // With a tower, the decoder writes ∂loss/∂features and the encoder adds its share below.
         decoder.backward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, leaves: batch.leaves,
                          outputs: b.decoderOutputs, scratch: b.scratch, firstInputGradient: b.zGradient,
                          secondInputGradient: b.tower.featureGradient, parameters: p, gradients: g)
 
         // Head gradient in scratch.0: KL (overwrites) then the reparameterization path (adds).
-        let kl = ElementwiseLatent.gaussianKL(head: b.head, headGradient: b.scratch.0, rows: rows, latent: latent,
-                                              gradientScale: gradientScale)
+        let kl = batch.leaves.sumOnGrid { leaf in
+            ElementwiseLatent.gaussianKL(head: b.head + leaf.lowerBound * 2 * latent,
+                                         headGradient: b.scratch.0 + leaf.lowerBound * 2 * latent,
+                                         rows: leaf.count, latent: latent, gradientScale: gradientScale)
+        }
         ElementwiseLatent.reparameterizeBackward(head: b.head, epsilon: b.epsilon, zGradient: b.zGradient,
                                                  headGradient: b.scratch.0, rows: rows, latent: latent)
         encoder.backward(batch.pixels, firstWidth: input, second: b.features, secondWidth: feature, leaves: batch.leaves,
@@ -145,8 +150,8 @@ public final class VariationalAutoencoder: Network {
         let reconstruction = ReconstructionLoss.evaluate(
             spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: rows * input,
             gradientScale: 0)
-        return LossTerms(reconstruction: reconstruction,
-                         kl: ElementwiseLatent.gaussianKL(head: b.head, rows: rows, latent: latent))
+        return LossTerms(reconstruction: LossGrid.round(reconstruction),
+                         kl: LossGrid.round(ElementwiseLatent.gaussianKL(head: b.head, rows: rows, latent: latent)))
     }
 
     // MARK: inference
