@@ -29,22 +29,33 @@ public enum GEMMReference {
     }
 
     /// `C[m×n] (+)= Aᵀ · B` with the depth summed leaf by leaf and the leaves added in the pairwise tree
-    /// (`BatchLeaves`): the order the fast `gemmBlockedTNLeaves` uses, written plainly.
+    /// (`BatchLeaves`): the order the fast `gemmBlockedTNLeaves` uses, written plainly — one product matrix
+    /// per leaf, each entry summed in depth order, then neighbours added at distance 1, 2, 4 …
     public static func gemmTN(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
         m: Int, n: Int, leaves: BatchLeaves, accumulate: Bool
     ) {
-        for i in 0..<m {
-            for j in 0..<n {
-                var tree = PairwiseFold<Float>()
-                for leaf in 0..<leaves.count {
-                    var sum: Float = 0
-                    for p in leaves.range(leaf) { sum += a[p * m + i] * b[p * n + j] }
-                    tree.push(sum)
+        let size = m * n
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: max(leaves.count * size, 1))
+        defer { sums.deallocate() }
+        sums.initialize(repeating: 0, count: leaves.count * size)
+        for leaf in 0..<leaves.count {
+            for p in leaves.range(leaf) {
+                for i in 0..<m {
+                    let x = a[p * m + i], row = sums + leaf * size + i * n, bRow = b + p * n
+                    for j in 0..<n { row[j] += x * bRow[j] }
                 }
-                c[i * n + j] = (accumulate ? c[i * n + j] : 0) + tree.result!
             }
         }
+        var distance = 1
+        while distance < leaves.count {
+            for leaf in stride(from: 0, to: leaves.count, by: 2 * distance) {
+                let left = sums + leaf * size, right = sums + (leaf + distance) * size
+                for e in 0..<size { left[e] += right[e] }
+            }
+            distance *= 2
+        }
+        for e in 0..<size { c[e] = (accumulate ? c[e] : 0) + sums[e] }
     }
 
     /// `C[m×n] (+)= A · Bᵀ`, `A` stored `[m×k]`, `B` stored `[n×k]`.
