@@ -1,4 +1,4 @@
-# Shared by the test scripts (source it): pass/fail counters and the closing line, mpirun with the flags
+# Shared by the test scripts (source it): pass/fail counters and the closing line, a clock, mpirun with the flags
 # this machine needs, and a PNG check by an independent decoder (Python's zlib and struct).
 
 passed=0; failed=0
@@ -6,6 +6,9 @@ pass() { passed=$((passed + 1)); echo "ok - $*"; }
 fail() { failed=$((failed + 1)); echo "not ok - $*"; }
 # finish NAME: prints "NAME: N passed, M failed"; the status is 0 only when nothing failed.
 finish() { echo "$1: $passed passed, $failed failed"; [ "$failed" = 0 ]; }
+# now: seconds since the epoch (ns resolution); since T: seconds elapsed since T, to 0.1 s.
+now() { date +%s.%N; }
+since() { python3 -c "print(round($(now) - $1, 1))"; }
 
 # mpi NP ARGS...: mpirun -np NP ARGS, adding --allow-run-as-root for root and --oversubscribe for more
 # ranks than cores, ended after MPI_TIMEOUT seconds (default 300).

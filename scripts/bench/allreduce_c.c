@@ -1,7 +1,7 @@
 /* The same measurement as `vae-dist bench allreduce`, in C, to show what the Swift wrapper costs.
  * Per size: 20 warm-up calls, then ITER times { barrier; t0 = MPI_Wtime(); in-place allreduce(SUM);
  * t = MPI_Wtime() - t0 } on a 2 MiB-aligned, MADV_HUGEPAGE buffer; rank 0 prints min/median/max.
- * Build: mpicc -O2 -o allreduce_c allreduce_c.c   Run: mpirun -np 2 ./allreduce_c 300 652824 2844844 */
+ * Build: mpicc -O2 -o allreduce_c allreduce_c.c   Run: mpirun -np 2 ./allreduce_c 300 652832 2844928 */
 #define _GNU_SOURCE
 #include <mpi.h>
 #include <stdio.h>

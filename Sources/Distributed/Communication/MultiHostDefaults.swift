@@ -5,10 +5,8 @@ import Foundation
 /// environment, or `--mca` on the mpirun command line, which reaches the ranks the same way) is kept.
 ///
 /// `mpi_yield_when_idle 1`: a rank waiting for a message calls `sched_yield` instead of spinning. Over TCP
-/// the kernel's network stack needs CPU time on the same cores as the ranks; a spinning rank starves it.
-/// Measured on an AMD EPYC (Zen 4), 2 vCPUs, with two hosts made of network namespaces (one rank each, a
-/// veth link): an allreduce of the classic VAE's 2.6 MB gradient took 24 ms spinning and 2.5 ms yielding
-/// (median), and 120 training steps 2.98 s against 0.69 s.
+/// the kernel's network stack needs CPU time on the same cores as the ranks; a spinning rank starves it
+/// (the README's "Several hosts" gives the measurement).
 /// On one host the ranks sum through shared memory and do not wait on the network, so nothing changes.
 public enum MultiHostDefaults {
     public static let settings: [(name: String, value: String)] = [("mpi_yield_when_idle", "1")]

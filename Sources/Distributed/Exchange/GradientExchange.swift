@@ -21,7 +21,7 @@ public enum GradientExchangeMode: String, CaseIterable, Sendable {
 /// The parameters the network reads, this rank's gradient buffer, the optimizer, and the step that joins
 /// them: sum every rank's gradients, apply Adam, so that all ranks continue from the same parameters.
 protocol GradientExchange: AnyObject {
-    /// `.allreduce` or `.sharedMemory`: the mode in effect.
+    /// The mode in effect (never `.auto`).
     var mode: GradientExchangeMode { get }
     var parameters: FlatBuffer { get }
     /// Where this rank's backward pass writes its gradients (normalized by the global batch).
@@ -43,7 +43,7 @@ protocol GradientExchange: AnyObject {
 struct ExchangeOutcome {
     /// False when the summed gradient was NaN/Inf; no update was applied.
     var finite: Bool
-    /// Time spent exchanging or waiting for the other ranks (the "allreduce share" of a step).
+    /// Time spent exchanging or waiting for the other ranks (the "exchange share" of a step).
     var exchangeNanoseconds: UInt64
 }
 

@@ -8,7 +8,7 @@ import Model
 /// `n` takes its contiguous slice `⌊rB/n⌋ ..< ⌊(r+1)B/n⌋` of the batch: slices differ in size by at most
 /// one, every rank runs the same number of steps, and no example is seen twice in an epoch. The last
 /// partial batch is dropped unless `keepPartialBatch`, in which case it is split the same way (a rank may
-/// then get no example, and still joins the step's allreduce).
+/// then get no example, and still joins the step's gradient exchange).
 public struct ShardSampler: Sendable, Equatable {
     public let exampleCount: Int
     public let globalBatch: Int

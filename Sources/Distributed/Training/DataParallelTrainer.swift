@@ -22,7 +22,7 @@ public final class DataParallelTrainer {
     public var parameters: FlatBuffer { exchange.parameters }
     public var gradients: FlatBuffer { exchange.gradients }
     public var adam: Adam { exchange.adam }
-    /// The gradient exchange in effect (`.allreduce` or `.sharedMemory`).
+    /// The gradient exchange in effect (`.allreduce`, `.sharedMemory` or `.hierarchical`).
     public var gradientExchange: GradientExchangeMode { exchange.mode }
     let exchange: any GradientExchange
     /// Why this exchange: what `--gradient-exchange auto` measured, or that it was asked for.
@@ -252,7 +252,7 @@ public final class DataParallelTrainer {
         }
         let computed = DispatchTime.now().uptimeNanoseconds
         // A non-finite loss on any rank poisons the summed gradient's first element, so every rank sees it
-        // after the allreduce and all stop together instead of some waiting in the next collective.
+        // after the exchange and all stop together instead of some waiting in the next collective.
         let injectedNaN = fault?.applies(.nan, rank: world.rank, step: stepNumber) ?? false
         if !terms.total.isFinite || injectedNaN { gradients[0] = .nan }
         watchdog?.enter(.gradientExchange, step: stepNumber)

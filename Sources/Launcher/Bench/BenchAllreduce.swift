@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Distributed
 import Model
+import FileFormats
 
 /// Times `allreduceSum` of Float buffers the size of the models' gradients.
 ///
@@ -13,13 +14,12 @@ struct BenchAllreduce: ParsableCommand {
         commandName: "allreduce",
         abstract: "Time allreduce(SUM) of gradient-sized Float buffers (run under mpirun or launch).",
         discussion: """
-            Sizes default to the classic VAE's gradient (652,824 floats, 2.6 MB) and the deep VAE's
-            (2,844,844 floats, 11.4 MB).
+            Sizes default to the gradient buffers of the classic and the deep VAE (about 2.6 and 11.4 MB).
             Example: vae-dist launch -n 2 -- bench allreduce --iterations 500
             """)
 
-    @Option(help: "Buffer sizes in Floats (comma-separated).")
-    var floats: String = "652824,2844844"
+    @Option(help: "Buffer sizes in Floats (comma-separated; default: the classic and the deep VAE's gradients).")
+    var floats: String?
 
     @Option(help: "Timed calls per size.")
     var iterations: Int = 300
@@ -36,6 +36,9 @@ struct BenchAllreduce: ParsableCommand {
     }
 
     private func parsedSizes() -> [Int]? {
+        guard let floats else {
+            return [Architecture.classic, .deep].map { makeNetwork(NetworkSpec(kind: .vae, architecture: $0), seed: 0).layout.count }
+        }
         let parts = floats.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 1_000_000_000 }) else { return nil }
         return parts.map { $0! }
@@ -61,12 +64,9 @@ struct BenchAllreduce: ParsableCommand {
                 let summary = TimingSummary(seconds: times)
                 let bytes = Double(count * MemoryLayout<Float>.stride)
                 if json {
-                    print("""
-                        {"bench":"allreduce","impl":"swift","np":\(world.size),"floats":\(count),"bytes":\(Int(bytes)),\
-                        "iterations":\(iterations),"min_ms":\(summary.min * 1e3),\
-                        "median_ms":\(summary.median * 1e3),"max_ms":\(summary.max * 1e3),\
-                        "algbw_gbps":\(bytes / summary.median / 1e9)}
-                        """)
+                    print(JSONLine.encode(AllreduceLine(
+                        np: world.size, floats: count, bytes: Int(bytes), iterations: iterations, minMS: summary.min * 1e3,
+                        medianMS: summary.median * 1e3, maxMS: summary.max * 1e3, algbwGBps: bytes / summary.median / 1e9)))
                 } else {
                     print(String(
                         format: "allreduce swift np=%d floats=%d (%.1f MB) iters=%d min=%.3f ms median=%.3f ms max=%.3f ms algbw=%.2f GB/s",
@@ -75,6 +75,17 @@ struct BenchAllreduce: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+/// One `bench allreduce --json` line; scripts/bench/allreduce-vs-c reads it beside the C program's.
+private struct AllreduceLine: Encodable {
+    var bench = "allreduce", impl = "swift"
+    var np: Int, floats: Int, bytes: Int, iterations: Int
+    var minMS: Double, medianMS: Double, maxMS: Double, algbwGBps: Double
+    enum CodingKeys: String, CodingKey {
+        case bench, impl, np, floats, bytes, iterations
+        case minMS = "min_ms", medianMS = "median_ms", maxMS = "max_ms", algbwGBps = "algbw_gbps"
     }
 }
 

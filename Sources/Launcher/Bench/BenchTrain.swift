@@ -28,7 +28,7 @@ struct BenchTrain: ParsableCommand {
     var json = false
     @Flag(help: "Also print where each rank's steps spend their time: batch, forward and backward GEMMs, elementwise, exchange, optimizer.")
     var profile = false
-    @Option(name: .customLong("gradient-exchange"), help: "auto, allreduce or shared-memory (see train --help).")
+    @Option(name: .customLong("gradient-exchange"), help: "auto, allreduce, shared-memory or hierarchical (see train --help).")
     var gradientExchange: GradientExchangeMode = .auto
     @Option(name: .customLong("reduction-order"), help: "canonical or native (see train --help).")
     var reductionOrder: ReductionOrder = .canonical

@@ -49,11 +49,16 @@ public enum KernelBenchmark {
             self.init(name: name, layers: layers)
         }
 
-        /// The tutorial's MNIST VAE: 784→400→(μ, log σ²: 2×20), 20→400→784.
-        public static let classic = Architecture(name: "classic", encoder: [784, 400, 40], decoder: [20, 400, 784])
-        /// A deeper VAE: 784→1000→500→250→(2×30), 30→250→500→1000→784.
-        public static let deep = Architecture(
-            name: "deep", encoder: [784, 1000, 500, 250, 60], decoder: [30, 250, 500, 1000, 784])
+        /// The layers of one of the model's architectures (`Model.Architecture`): the encoder ends in the fused
+        /// head (2 × latent), the decoder starts from z.
+        public init(name: String, _ model: Model.Architecture) {
+            self.init(name: name, encoder: [model.inputSize] + model.encoderHidden + [2 * model.latentSize],
+                      decoder: [model.latentSize] + model.decoderHidden + [model.inputSize])
+        }
+
+        /// `--arch classic` (784→400→2×20, 20→400→784) and `--arch deep` (784→1000→500→250→2×30, mirrored).
+        public static let classic = Architecture(name: "classic", Model.Architecture.classic)
+        public static let deep = Architecture(name: "deep", Model.Architecture.deep)
         public static let presets = [classic, deep]
 
         public static func named(_ name: String) -> Architecture? { presets.first { $0.name == name } }

@@ -8,8 +8,8 @@ import Darwin
 /// with respect to the decoder's *logits*.
 ///
 /// Losses are summed (over pixels and examples) in Double; the gradient written is
-/// `gradientScale · ∂(Σ loss)/∂logit`, where the training loop passes `1 / globalBatch` so that an
-/// allreduce(SUM) over ranks yields the gradient of the global mean (ARCHITECTURE.md, "Invariants").
+/// `gradientScale · ∂(Σ loss)/∂logit`, where the training loop passes `1 / globalBatch` so that the
+/// sum over ranks (either gradient exchange) is the gradient of the global mean (ARCHITECTURE.md, "Invariants").
 public enum ElementwiseLoss {
     /// Bernoulli log-likelihood ("sigmoid cross-entropy with logits", §4.1): for logit l and target
     /// x ∈ [0, 1], loss = −[x log σ(l) + (1−x) log(1−σ(l))], computed stably as

@@ -7,7 +7,7 @@ import Darwin
 /// One contiguous, aligned `Float` allocation: all parameters of a model, or all their gradients, or one
 /// of Adam's moment vectors.
 ///
-/// Why one buffer (ARCHITECTURE.md, "Invariants"): the gradient allreduce is one call over
+/// Why one buffer (ARCHITECTURE.md, "Invariants"): the gradient exchange is one call over
 /// `baseAddress..<baseAddress+count`, Adam is one loop, a checkpoint is one write, and "are the ranks in
 /// sync?" is one `checksum()`. Layers never own storage; they hold offsets into the buffer (see
 /// `ParameterLayout`).

@@ -67,8 +67,8 @@ func gemmPackColumnPanels(
 }
 
 /// Copies `rows` ≤ `GEMMTile.rows` consecutive entries from each of `depth` steps `depthStride`
-/// apart into a contiguous `depth × GEMMTile.rows` panel (`gemmBlockedTN`'s `Aᵀ` rows: one
-/// 4000-byte jump per step in place, which made m = 1000 about 7% slower than m = 784).
+/// apart into a contiguous `depth × GEMMTile.rows` panel (`gemmBlockedTN`'s `Aᵀ` rows: read in place
+/// they jump a whole row of `A` per step, which `bench kernels` shows as a slower m = 1000 than m = 784).
 func gemmPackDepthRows(
     _ src: UnsafePointer<Float>, depthStride: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
 ) {
