@@ -16,7 +16,9 @@ import Datasets
         func u32(_ i: Int) -> Int { Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]) }
         let width = u32(16), height = u32(20), colorType = bytes[25]
         let channels = colorType == 2 ? 3 : 1
-        // Decode with Python's zlib as an independent reader when available; else trust the sizes.
+        // Decode with Python's zlib as an independent reader (scripts/setup installs python3).
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
+                     "/usr/bin/python3 is needed to decode the PNG independently")
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         check.arguments = ["-c", """
@@ -29,11 +31,9 @@ import Datasets
                 p += 12 + n
             assert len(zlib.decompress(idat)) == int(sys.argv[2]) * (1 + int(sys.argv[3]) * int(sys.argv[4]))
             """, path, String(height), String(width), String(channels)]
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") {
-            try check.run()
-            check.waitUntilExit()
-            #expect(check.terminationStatus == 0, "\(path) does not decode")
-        }
+        try check.run()
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0, "\(path) does not decode")
         return (width, height, channels)
     }
 

@@ -146,11 +146,10 @@ struct CheckpointFormatTests {
         #expect(try CheckpointFile.read(RunMetadata.self, from: path).metadata == RunMetadata())
         #expect(try FileManager.default.contentsOfDirectory(atPath: mountPoint) == ["c.vaeckpt"])
         // Read-only: remount and try again.
-        if run("/bin/mount", ["-o", "remount,ro", mountPoint]) == 0 {
-            let readOnly = DataTestSupport.formatError { try CheckpointFile.write(metadata: RunMetadata(), tensors: tensors, to: path) }
-            #expect(readOnly?.problem.hasPrefix("cannot write: Read-only file system") == true)
-            #expect(DataTestSupport.read(path) == before)
-        }
+        try #require(run("/bin/mount", ["-o", "remount,ro", mountPoint]) == 0, "remounting \(mountPoint) read-only failed")
+        let readOnly = DataTestSupport.formatError { try CheckpointFile.write(metadata: RunMetadata(), tensors: tensors, to: path) }
+        #expect(readOnly?.problem.hasPrefix("cannot write: Read-only file system") == true)
+        #expect(DataTestSupport.read(path) == before)
     }
 
     @Test func directoryKeepsNewestAndFindsTheLatestComplete() throws {
