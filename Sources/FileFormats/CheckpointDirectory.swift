@@ -85,8 +85,6 @@ public struct CheckpointDirectory: Sendable {
         return nil
     }
 
-    /// Deletes all but the newest `keep` checkpoints, never the one `latest` names. Also removes temporary files
-    /// left by a crash in the middle of a write.
     /// What users may name as "a checkpoint": a checkpoint file, a run directory (its newest complete
     /// checkpoint) or `<run>/latest` (the same). A path that does not exist is returned as is, so reading it
     /// gives the reader's own error.
@@ -108,6 +106,8 @@ public struct CheckpointDirectory: Sendable {
         return newest
     }
 
+    /// Deletes all but the newest `keep` checkpoints, never the one `latest` names. Also removes temporary files
+    /// left by a crash in the middle of a write.
     public func prune(keep: Int) throws {
         let all = try checkpoints()
         let pointer = (try? String(contentsOfFile: path + "/" + Self.latestFileName, encoding: .utf8))?

@@ -35,7 +35,7 @@ struct Tutorial: ParsableCommand {
     var dataset = "auto"
     @Option(name: .customLong("data-dir"), help: "Directory holding the data set (see `train --help`).")
     var dataDirectory: String?
-    @Option(help: "Output directory (default: runs/tutorial-<time>).")
+    @Option(help: "Output directory (default: runs/tutorial-<data set>-<time>).")
     var out: String?
     @Option(name: .customLong("batch-size"), help: "Global batch size (the tutorial's is 100).")
     var batchSize = 100
@@ -98,7 +98,7 @@ struct Tutorial: ParsableCommand {
         runOnWorld { world in
             let data = try world.collectively { try loadDataset() }
             let directory = try RunDirectory.establish(
-                out, default: { RunDirectory.defaultPath(model: "vae", dataset: "tutorial") }, world: world).path
+                out, default: { RunDirectory.defaultPath(model: "tutorial", dataset: data.name) }, world: world).path
             if world.isRoot {
                 print("vae-dist: tutorial experiment on \(data.name) with \(world.size) rank\(world.size == 1 ? "" : "s") → \(directory)")
             }
