@@ -154,6 +154,14 @@ struct CanonicalOrderTests {
         var mismatches = 0
         for i in 0..<whole.count where whole[i].bitPattern != (low[i] + high[i]).bitPattern { mismatches += 1 }
         #expect(mismatches == 0, "\(kind): \(mismatches) of \(whole.count) gradient entries differ")
+        // The forward-only loss with the training noise sums the same leaves: the same terms, exactly.
+        let leaves = BatchLeaves.of(batch: batch, leafCount: 4, rank: 0, size: 1)!
+        let g = FlatBuffer(count: network.layout.count)
+        let (trained, evaluated) = withBatch(pixels: pixels, labels: labels, indices: indices, epoch: 2, leaves: leaves) {
+            (network.forwardBackward($0, parameters: parameters, gradients: g, gradientScale: 1 / Float(batch)),
+             network.loss($0, parameters: parameters, noise: .training, epsilon: nil))
+        }
+        #expect(trained == evaluated, "\(kind)")
     }
 }
 

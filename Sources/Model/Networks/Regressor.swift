@@ -97,9 +97,12 @@ public final class Regressor: Network {
         if batch.count == 0 { return LossTerms() }
         let b = prepare(rows: batch.count)
         forward(batch, b, parameters: parameters.baseAddress, noise: noise)
-        return LossTerms(reconstruction: LossGrid.round(ReconstructionLoss.evaluate(
-            spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: batch.count * input,
-            gradientScale: 0)))
+        // Leaf by leaf on `LossGrid`, as `forwardBackward` sums them.
+        return LossTerms(reconstruction: batch.leaves.sumOnGrid { leaf in
+            ReconstructionLoss.evaluate(
+                spec.output, logits: b.logits + leaf.lowerBound * input, targets: batch.pixels + leaf.lowerBound * input,
+                gradient: b.scratch.0 + leaf.lowerBound * input, count: leaf.count * input, gradientScale: 0)
+        })
     }
 
     public func conditions(pixels: [Float], labels: [UInt8], exampleIndices: [Int], epoch: Int,

@@ -147,11 +147,16 @@ public final class VariationalAutoencoder: Network {
         if rows == 0 { return LossTerms() }
         let b = prepare(rows: rows)
         forward(batch, b, parameters: parameters.baseAddress, noise: noise, epsilon: epsilon)
-        let reconstruction = ReconstructionLoss.evaluate(
-            spec.output, logits: b.logits, targets: batch.pixels, gradient: b.scratch.0, count: rows * input,
-            gradientScale: 0)
-        return LossTerms(reconstruction: LossGrid.round(reconstruction),
-                         kl: LossGrid.round(ElementwiseLatent.gaussianKL(head: b.head, rows: rows, latent: latent)))
+        // Leaf by leaf on `LossGrid`, as `forwardBackward` sums them.
+        let reconstruction = batch.leaves.sumOnGrid { leaf in
+            ReconstructionLoss.evaluate(
+                spec.output, logits: b.logits + leaf.lowerBound * input, targets: batch.pixels + leaf.lowerBound * input,
+                gradient: b.scratch.0 + leaf.lowerBound * input, count: leaf.count * input, gradientScale: 0)
+        }
+        let kl = batch.leaves.sumOnGrid { leaf in
+            ElementwiseLatent.gaussianKL(head: b.head + leaf.lowerBound * 2 * latent, rows: leaf.count, latent: latent)
+        }
+        return LossTerms(reconstruction: reconstruction, kl: kl)
     }
 
     // MARK: inference
