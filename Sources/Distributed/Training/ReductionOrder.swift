@@ -66,7 +66,9 @@ public struct ReductionPlan: Sendable, Equatable {
     /// One line for the user.
     public var summary: String {
         if leafCount > 1 {
-            return "reduction order canonical: \(leafCount) leaves of \(globalBatch / leafCount) examples; "
+            let examples = globalBatch % leafCount == 0 ? "\(globalBatch / leafCount)"
+                : "\(globalBatch / leafCount)–\(globalBatch / leafCount + 1)"
+            return "reduction order canonical: \(leafCount) leaves of \(examples) examples; "
                 + "\(Self.worldSizes(leafCount)) ranks give the same bits"
         }
         if let fallback { return "reduction order native (canonical impossible: \(fallback))" }
