@@ -44,7 +44,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vae_reference import f32, sigmoid  # noqa: E402  (float32 rounding and the stable sigmoid, shared)
+from vae_reference import central_difference_check, f32, sigmoid  # noqa: E402  (shared with the VAE reference)
 
 WIDTH, INPUT, HIDDEN, LATENT, BATCH, STEPS, CLASSES, COLUMN = 4, 16, 7, 3, 4, 3, 10, 2
 ADAM = {"learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
@@ -188,22 +188,8 @@ def forward_backward(case, p, x, labels, eps, scale, pre=None):
 
 
 def self_check(case, p, x, labels, eps, scale):
-    """Central differences in float64 on every parameter: the reference must be right before Swift is compared."""
-    _, _, g = forward_backward(case, p, x, labels, eps, scale)
-    h, worst = 1e-6, 0.0
-    for name, value in p.items():
-        flat = value.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + h
-            rp, kp, _ = forward_backward(case, p, x, labels, eps, scale)
-            flat[i] = old - h
-            rm, km, _ = forward_backward(case, p, x, labels, eps, scale)
-            flat[i] = old
-            fd = scale * ((rp + kp) - (rm + km)) / (2 * h)
-            worst = max(worst, abs(fd - g[name].reshape(-1)[i]) / max(1e-3, abs(fd)))
-    assert worst < 1e-5, f"{case[0]}: reference gradient self-check failed: {worst}"
-    return worst
+    """The reference's gradients against central differences (vae_reference's check)."""
+    return central_difference_check(p, lambda q: forward_backward(case, q, x, labels, eps, scale), scale, case[0])
 
 
 def adam_step(p, g, m, v, t, weight_decay):
