@@ -53,8 +53,8 @@ struct ExchangeOutcome {
 /// buffers are still zero, so nothing changes) and keeps the faster. Which one wins depends on where the
 /// machine puts the ranks' cores, and on a VM that can change within minutes (the README gives
 /// measurements). A resumed run
-/// (`resumed`: the exchange its checkpoint was written with) keeps its exchange where it can, because at
-/// more than two ranks the two sum the gradients in different orders.
+/// (`resumed`: the exchange its checkpoint was written with) keeps its exchange where it can, because in the
+/// native order at more than two ranks the two sum the gradients in different orders.
 ///
 /// `treeOrder`: every exchange adds the ranks' gradients in the pairwise tree of ranks (`BatchLeaves`), so
 /// all of them give the same bits, at any power-of-two world size.
