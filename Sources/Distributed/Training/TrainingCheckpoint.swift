@@ -113,6 +113,12 @@ public struct TrainingCheckpoint {
         try self.init(bytes: try CheckpointFile.readBytes(path: path), path: path)
     }
 
+    /// Reads what a user names as a checkpoint — a file, a run directory or `<run>/latest`
+    /// (`CheckpointDirectory.resolve`) — in this process alone (the commands that do not train).
+    public init(resolving checkpointOrRun: String) throws {
+        try self.init(path: try CheckpointDirectory.resolve(checkpointOrRun))
+    }
+
     /// Throws unless the network `config` builds has exactly this checkpoint's parameter layout.
     public func requireCompatible(with spec: NetworkSpec, parameterCount: Int) throws {
         guard parameterCount == metadata.parameterCount else {

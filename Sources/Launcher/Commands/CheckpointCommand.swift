@@ -18,7 +18,7 @@ struct CheckpointCommand: ParsableCommand {
         var checkpoint: String
 
         func run() throws {
-            let loaded = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(checkpoint))
+            let loaded = try TrainingCheckpoint(resolving: checkpoint)
             let m = loaded.metadata
             print("\(loaded.path): valid")
             print("model \(m.config.model.rawValue), arch \(try m.networkSpec().architecture), \(m.parameterCount) parameters, trained on \(m.dataset)")
@@ -49,8 +49,8 @@ struct CheckpointCommand: ParsableCommand {
         }
 
         func run() throws {
-            let a = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(first))
-            let b = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(second))
+            let a = try TrainingCheckpoint(resolving: first)
+            let b = try TrainingCheckpoint(resolving: second)
             guard a.parameters.count == b.parameters.count else {
                 throw TrainingError("\(a.path) has \(a.parameters.count) parameters, \(b.path) has \(b.parameters.count)")
             }

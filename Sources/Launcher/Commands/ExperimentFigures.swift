@@ -61,7 +61,7 @@ struct Figures: ParsableCommand {
 
     /// A checkpoint's network and parameters, checked against the test images' size; name = its model.
     static func restore(_ path: String, test: DataSplit) throws -> (network: any Network, parameters: FlatBuffer, name: String) {
-        let loaded = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(path))
+        let loaded = try TrainingCheckpoint(resolving: path)
         guard loaded.metadata.imageRows * loaded.metadata.imageCols == test.featureCount else {
             throw TrainingError("\(path): trained on \(loaded.metadata.imageRows)×\(loaded.metadata.imageCols) images, not on this data set's")
         }

@@ -25,8 +25,8 @@ struct Export: ParsableCommand {
     var out: String
 
     func run() throws {
-        let path = try CheckpointDirectory.resolve(checkpoint)
-        let loaded = try TrainingCheckpoint(path: path)
+        let loaded = try TrainingCheckpoint(resolving: checkpoint)
+        let path = loaded.path
         let (network, parameters) = try loaded.restoreNetwork()
         let metadata = [
             "format": "vae-dist",

@@ -38,7 +38,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try TrainingCheckpoint(path: try CheckpointDirectory.resolve(checkpoint))
+        let loaded = try TrainingCheckpoint(resolving: checkpoint)
         let (network, parameters) = try loaded.restoreNetwork()
         let rows = loaded.metadata.imageRows, cols = loaded.metadata.imageCols
         var conditions: [Float] = []
