@@ -19,14 +19,12 @@ public struct ReductionPlan: Sendable, Equatable {
     public let leafCount: Int
     /// Whether the sums follow `BatchLeaves` across ranks.
     public var isCanonical: Bool { leafCount > 1 }
-    public let requested: ReductionOrder
     /// Why a canonical request could not be honoured.
     public let fallback: String?
     let globalBatch: Int
 
     /// The plan for `requested` on `worldSize` ranks (before the exchange is known).
     init(_ requested: ReductionOrder, globalBatch: Int, worldSize: Int) {
-        self.requested = requested
         self.globalBatch = globalBatch
         let leaves = BatchLeaves.leafCount(globalBatch: globalBatch)
         if requested == .native {
@@ -44,12 +42,12 @@ public struct ReductionPlan: Sendable, Equatable {
     /// This plan, or native when the exchange cannot add the ranks in tree order.
     func honoured(byTreeOrderExchange treeOrder: Bool) -> ReductionPlan {
         guard isCanonical && !treeOrder else { return self }
-        return ReductionPlan(requested: requested, globalBatch: globalBatch,
+        return ReductionPlan(globalBatch: globalBatch,
                              fallback: "the gradient exchange cannot add these ranks in tree order (their ranks are not in blocks per host)")
     }
 
-    private init(requested: ReductionOrder, globalBatch: Int, fallback: String) {
-        (self.requested, self.globalBatch, self.leafCount, self.fallback) = (requested, globalBatch, 1, fallback)
+    private init(globalBatch: Int, fallback: String) {
+        (self.globalBatch, self.leafCount, self.fallback) = (globalBatch, 1, fallback)
     }
 
     /// Rank `rank` of `size`'s leaves of a global batch of `batch` examples (the last batch may be smaller).

@@ -101,22 +101,21 @@ public enum ElementwiseReference {
         biasBackward(dy, output: y, biasGradient: biasGradient, leaves: .whole(rows), cols: cols, activation: activation)
     }
 
-    /// Each leaf's column sums in row order, the leaves added with `PairwiseFold`.
+    /// Each leaf's column sums in row order, the leaves added with `PairwiseSum.tree`.
     public static func biasBackward(
         _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
         leaves: BatchLeaves, cols: Int, activation: Activation
     ) {
         for c in 0..<cols {
-            var tree = PairwiseFold<Float>()
-            for leaf in 0..<leaves.count {
+            let sums = (0..<leaves.count).map { leaf in
                 var sum: Float = 0
                 for r in leaves.range(leaf) {
                     if activation == .relu && y[r * cols + c] <= 0 { dy[r * cols + c] = 0 }
                     sum += dy[r * cols + c]
                 }
-                tree.push(sum)
+                return sum
             }
-            biasGradient[c] = tree.result!
+            biasGradient[c] = PairwiseSum.tree(sums.count) { sums[$0] }
         }
     }
 }

@@ -16,7 +16,7 @@
 ///
 /// `whole` is the single leaf of the local batch: one sum in example order (the fastest, and what any
 /// world size that does not divide `L` gets).
-public struct BatchLeaves: Sendable, Equatable, CustomStringConvertible {
+public struct BatchLeaves: Sendable, Equatable {
     /// Where each of this rank's leaves starts within the local batch, then the local batch size:
     /// `count + 1` non-decreasing offsets from 0.
     public let boundaries: [Int]
@@ -55,46 +55,7 @@ public struct BatchLeaves: Sendable, Equatable, CustomStringConvertible {
     public var rows: Int { boundaries[count] }
     public func range(_ leaf: Int) -> Range<Int> { boundaries[leaf]..<boundaries[leaf + 1] }
 
-    public var description: String {
-        count == 1 ? "one leaf of \(rows)" : "\(count) leaves (\(boundaries.map(String.init).joined(separator: " ")))"
-    }
-
     static func isPowerOfTwo(_ n: Int) -> Bool { n > 0 && n & (n - 1) == 0 }
-}
-
-/// Adds a sequence of leaf sums in the pairwise tree of `BatchLeaves`, one leaf at a time, keeping one
-/// partial sum per level (a binary counter): leaf `i` is added to the pending sums of the levels where `i`
-/// has trailing one bits. `Value` is a scalar, a SIMD vector, or a tile through the `add` closure.
-///
-/// With a power-of-two number of leaves the result is exactly the tree `((ℓ0 + ℓ1) + (ℓ2 + ℓ3)) + …`.
-/// IEEE addition is commutative, so `a + b` and `b + a` have the same bits; only the grouping matters.
-public struct PairwiseFold<Value> {
-    private var pending: [Value?] = []
-    private var leaves = 0
-    private let add: (Value, Value) -> Value
-
-    public init(add: @escaping (Value, Value) -> Value) { self.add = add }
-
-    public mutating func push(_ leaf: Value) {
-        var value = leaf, level = 0, index = leaves
-        while index & 1 == 1 {
-            value = add(pending[level]!, value)
-            pending[level] = nil
-            level += 1
-            index >>= 1
-        }
-        if level == pending.count { pending.append(value) } else { pending[level] = value }
-        leaves += 1
-    }
-
-    /// The root once a power-of-two number of leaves was pushed (else the pending sums, lowest level last).
-    public var result: Value? {
-        pending.reversed().compactMap { $0 }.reduce(nil) { sum, next in sum.map { add($0, next) } ?? next }
-    }
-}
-
-extension PairwiseFold where Value: AdditiveArithmetic {
-    public init() { self.init(add: +) }
 }
 
 /// Loss sums that come out the same in any order. Floats summed in Double are not exact either (a batch of
