@@ -24,7 +24,9 @@ static inline int shim_success(void) { return MPI_SUCCESS; }
 static inline int shim_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline int shim_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline int shim_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
-static inline int shim_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int shim_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline MPI_Request shim_request_null(void) { return MPI_REQUEST_NULL; }
+static inline MPI_Status *shim_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }
 static inline int shim_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline MPI_Info shim_info_null(void) { return MPI_INFO_NULL; }
 static inline int shim_mode_nocheck(void) { return MPI_MODE_NOCHECK; }

@@ -3,7 +3,8 @@ import Model
 import Foundation
 
 /// Real-MPI checks of `MPICommunicator`. Expected values are closed forms, so every comparison is exact.
-final class MultiRankChecks {
+/// `@unchecked Sendable`: one check runs on a second thread while this one only waits for it.
+final class MultiRankChecks: @unchecked Sendable {
     let world: MPICommunicator
     var passed = 0
     var failed = 0
@@ -17,6 +18,21 @@ final class MultiRankChecks {
             for length in [1, 2, 5, 4099, 1_000_003] {
                 check("allreduceSumInTreeOrder, length \(length): the pairwise tree of ranks, bit for bit") {
                     try treeOrderAllreduce(length)
+                }
+            }
+            // As the overlapped exchange runs it: on a second thread, polling with sleeps in between.
+            for length in [3, 1_000_003] {
+                check("allreduceSumInTreeOrder polling on a second thread, length \(length): the same bits") {
+                    guard world.callsFromAnotherThread else { return "MPI was not started with MPI_THREAD_SERIALIZED" }
+                    final class Outcome: @unchecked Sendable { var result: Result<String?, Error> = .success("never ran") }
+                    let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+                    let thread = Thread {
+                        outcome.result = Result { try self.treeOrderAllreduce(length, waiting: .polling(pause: { usleep(20) })) }
+                        done.signal()
+                    }
+                    thread.start()
+                    done.wait()  // the semaphore orders the thread's write before this read
+                    return try outcome.result.get()
                 }
             }
         }
@@ -36,14 +52,14 @@ final class MultiRankChecks {
     /// Every rank's values are a function of (rank, index) that every rank can compute, with magnitudes over
     /// 2^40 so that the grouping of the additions shows in the bits; the result must equal the pairwise tree
     /// `PairwiseSum.tree` computed locally — and, from 4 ranks on, differ from the left-to-right sum somewhere.
-    private func treeOrderAllreduce(_ length: Int) throws -> String? {
+    private func treeOrderAllreduce(_ length: Int, waiting: CollectiveWait = .spinning) throws -> String? {
         func value(_ rank: Int, _ i: Int) -> Float {
             var bits = UInt64(truncatingIfNeeded: rank &* 1_000_003 &+ i) &* 0x9E37_79B9_7F4A_7C15
             bits ^= bits >> 29
             return Float(Int64(bitPattern: bits) >> 40) * Float(1 << (i % 24))
         }
         var buffer = (0..<length).map { value(world.rank, $0) }
-        try buffer.withUnsafeMutableBufferPointer { try world.allreduceSumInTreeOrder($0) }
+        try buffer.withUnsafeMutableBufferPointer { try world.allreduceSumInTreeOrder($0, waiting: waiting) }
         var differsFromLeftToRight = false
         for i in 0..<length {
             let expected = PairwiseSum.tree(world.size) { value($0, i) }

@@ -21,8 +21,10 @@ public protocol Communicator: AnyObject {
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
     /// In-place sum over ranks added in the pairwise tree of rank blocks — `(x0 + x1) + (x2 + x3)` for four
     /// ranks — whatever the size of the buffer or the network: the cross-rank half of `BatchLeaves`' order.
-    /// The world size must be a power of two.
-    func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    /// The world size must be a power of two. `waiting` says how to wait for the messages.
+    func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>, waiting: CollectiveWait) throws
+    /// Whether collectives may run on a thread other than MPI's first (one thread at a time).
+    var callsFromAnotherThread: Bool { get }
     /// Every rank's `buffer` becomes a copy of rank `root`'s.
     func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws
     /// Every rank's `bytes` becomes a copy of rank `root`'s; the length travels too.
@@ -43,14 +45,29 @@ public protocol Communicator: AnyObject {
     func hostSharedMemory(floats: (_ ranksOnHost: Int) -> Int) throws -> (memory: NodeSharedMemory, acrossHosts: any Communicator)?
 }
 
+/// How a rank waits for the messages of a collective it runs itself (`allreduceSumInTreeOrder`).
+public enum CollectiveWait {
+    /// Inside MPI, which polls the network without pause: the least latency, and the core kept busy.
+    case spinning
+    /// Polls, calling `pause` between polls (e.g. a short sleep), so a core that also computes is left to
+    /// the computation: for a reduction on a background thread while backward runs (`BackgroundReduction`).
+    /// Needs MPI callable from that thread (`MPICommunicator.callsFromAnotherThread`).
+    case polling(pause: () -> Void)
+}
+
 extension Communicator {
+    /// `allreduceSumInTreeOrder` waiting inside MPI.
+    public func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try allreduceSumInTreeOrder(buffer, waiting: .spinning)
+    }
+    /// Default: no.
+    public var callsFromAnotherThread: Bool { false }
     public func nodeSharedMemory(floats: Int) throws -> NodeSharedMemory? { nil }
     public func hostSharedMemory(floats: (_ ranksOnHost: Int) -> Int) throws -> (memory: NodeSharedMemory, acrossHosts: any Communicator)? { nil }
 
     /// `true` on the rank that writes files and prints progress.
     public var isRoot: Bool { rank == 0 }
 
-    /// `allreduceSum` over a Swift array.
     /// Collective: the host name of every rank, in rank order (a gather to rank 0 and a broadcast).
     public func hostNames() throws -> [String] {
         var joined = Array((try gather(bytes: Array(localHostName().utf8), root: 0) ?? [])
@@ -59,6 +76,10 @@ extension Communicator {
         return String(decoding: joined, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
+    /// Collective: how many different hosts the ranks run on.
+    public func hostCount() throws -> Int { Set(try hostNames()).count }
+
+    /// `allreduceSum` over a Swift array.
     public func allreduceSum(_ values: inout [Float]) throws {
         try values.withUnsafeMutableBufferPointer { try allreduceSum($0) }
     }

@@ -23,11 +23,15 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public let rank: Int
     public let size: Int
     let comm: MPI_Comm
+    /// MPI may be called from any one thread at a time (`MPI_THREAD_SERIALIZED`), not only the one that
+    /// started it: what an exchange's background reduction thread needs (`BackgroundReduction`).
+    public let callsFromAnotherThread: Bool
 
     /// A communicator over a subset of the world (`MPI_Comm_split`), e.g. the ranks of other hosts that
     /// share this rank's place on its host (`hostSharedMemory`). Errors are returned, as on the world.
-    init(subset: MPI_Comm) throws {
+    init(subset: MPI_Comm, callsFromAnotherThread: Bool) throws {
         comm = subset
+        self.callsFromAnotherThread = callsFromAnotherThread
         try MPICommunicator.check(MPI_Comm_set_errhandler(comm, shim_errors_return()), "MPI_Comm_set_errhandler")
         var r: Int32 = 0, s: Int32 = 0
         try MPICommunicator.check(MPI_Comm_rank(comm, &r), "MPI_Comm_rank")
@@ -39,9 +43,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     private convenience init() throws {
         var provided: Int32 = 0
         MultiHostDefaults.apply()
-        try MPICommunicator.check(MPI_Init_thread(nil, nil, shim_thread_funneled(), &provided), "MPI_Init_thread")
+        try MPICommunicator.check(MPI_Init_thread(nil, nil, shim_thread_serialized(), &provided), "MPI_Init_thread")
         atexit { MPICommunicator.finalizeIfNeeded() }
-        try self.init(subset: shim_comm_world())
+        try self.init(subset: shim_comm_world(), callsFromAnotherThread: provided >= shim_thread_serialized())
     }
 
     private static func finalizeIfNeeded() {

@@ -78,7 +78,7 @@ extension MPICommunicator {
         var across: MPI_Comm? = nil
         try MPICommunicator.check(MPI_Comm_split(comm, Int32(nodeRank), leader, &across), "MPI_Comm_split")
         guard let across else { throw CommunicatorError("MPI_Comm_split returned no communicator") }
-        return (memory, try MPICommunicator(subset: across))
+        return (memory, try MPICommunicator(subset: across, callsFromAnotherThread: callsFromAnotherThread))
     }
 
     /// This rank's host: the communicator of the ranks that can share memory with it, its rank and size there.

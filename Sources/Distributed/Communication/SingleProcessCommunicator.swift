@@ -13,7 +13,7 @@ public final class SingleProcessCommunicator: Communicator {
 
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {}
-    public func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
+    public func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>, waiting: CollectiveWait) throws {}
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
         try CommunicatorError.checkRoot(root, size: 1)
     }

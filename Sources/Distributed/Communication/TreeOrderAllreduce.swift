@@ -15,7 +15,7 @@ extension MPICommunicator {
     /// Message tag of the tree-order exchanges (point-to-point, so it must not meet other traffic).
     static let treeOrderTag: Int32 = 0x7472  // "tr"
 
-    public func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+    public func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>, waiting: CollectiveWait) throws {
         precondition(size & (size - 1) == 0, "allreduceSumInTreeOrder needs a power-of-two world size, not \(size)")
         guard size > 1, let base = buffer.baseAddress, buffer.count > 0 else { return }
         guard buffer.count <= MPICommunicator.maxChunk else {
@@ -32,7 +32,7 @@ extension MPICommunicator {
             let keepsLower = rank & distance == 0
             let (kept, given) = keepsLower ? (lower, upper) : (upper, lower)
             try exchange(send: base + given.lowerBound, count: given.count,
-                         receive: received, count: kept.count, with: rank ^ distance)
+                         receive: received, count: kept.count, with: rank ^ distance, waiting: waiting)
             let target = base + kept.lowerBound
             for i in 0..<kept.count { target[i] += received[i] }
             halvings.append(range)
@@ -45,7 +45,7 @@ extension MPICommunicator {
             let (lower, upper) = Self.halves(of: halvings.removeLast())
             let (mine, theirs) = rank & distance == 0 ? (lower, upper) : (upper, lower)
             try exchange(send: base + mine.lowerBound, count: mine.count,
-                         receive: base + theirs.lowerBound, count: theirs.count, with: rank ^ distance)
+                         receive: base + theirs.lowerBound, count: theirs.count, with: rank ^ distance, waiting: waiting)
         }
     }
 
@@ -55,11 +55,28 @@ extension MPICommunicator {
     }
 
     private func exchange(send: UnsafeMutablePointer<Float>, count sendCount: Int,
-                          receive: UnsafeMutablePointer<Float>, count receiveCount: Int, with partner: Int) throws {
+                          receive: UnsafeMutablePointer<Float>, count receiveCount: Int, with partner: Int,
+                          waiting: CollectiveWait) throws {
+        guard case .polling(let pause) = waiting else {
+            try MPICommunicator.check(
+                MPI_Sendrecv(send, Int32(sendCount), shim_float(), Int32(partner), Self.treeOrderTag,
+                             receive, Int32(receiveCount), shim_float(), Int32(partner), Self.treeOrderTag,
+                             comm, shim_status_ignore()),
+                "MPI_Sendrecv")
+            return
+        }
+        var requests: [MPI_Request?] = [shim_request_null(), shim_request_null()]
         try MPICommunicator.check(
-            MPI_Sendrecv(send, Int32(sendCount), shim_float(), Int32(partner), Self.treeOrderTag,
-                         receive, Int32(receiveCount), shim_float(), Int32(partner), Self.treeOrderTag,
-                         comm, shim_status_ignore()),
-            "MPI_Sendrecv")
+            MPI_Irecv(receive, Int32(receiveCount), shim_float(), Int32(partner), Self.treeOrderTag, comm, &requests[0]),
+            "MPI_Irecv")
+        try MPICommunicator.check(
+            MPI_Isend(send, Int32(sendCount), shim_float(), Int32(partner), Self.treeOrderTag, comm, &requests[1]),
+            "MPI_Isend")
+        var done: Int32 = 0
+        while true {
+            try MPICommunicator.check(MPI_Testall(2, &requests, &done, shim_statuses_ignore()), "MPI_Testall")
+            if done != 0 { return }
+            pause()
+        }
     }
 }

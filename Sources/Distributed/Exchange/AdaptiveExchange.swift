@@ -43,6 +43,7 @@ final class AdaptiveExchange: GradientExchange {
     var gradients: FlatBuffer { exchanges[active].gradients }
     var adam: Adam { exchanges[active].adam }
     var hasReplicas: Bool { exchanges[active].hasReplicas }
+    var gradientsReady: GradientsReady? { exchanges[active].gradientsReady }
 
     func publish(_ write: () -> Void) throws { try exchanges[active].publish(write) }
 

@@ -15,20 +15,35 @@ final class AllreduceExchange: GradientExchange {
     /// no care: every order of `x0 + x1` has the same bits.
     private let treeOrder: Bool
     let sumsInTreeOrder: Bool
+    /// With `--overlap`: the thread that sums the gradients bucket by bucket while backward runs.
+    private let overlap: BackgroundReduction?
+    var gradientsReady: GradientsReady? { overlap.map { overlap in { overlap.ready($0) } } }
+    var overlapBuckets: GradientBuckets? { overlap?.buckets }
 
-    init(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double, treeOrder: Bool = false) {
+    /// `buckets`: overlap the sum with backward in these buckets (always in tree order; needs a
+    /// power-of-two world and MPI callable from a second thread).
+    init(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double, treeOrder: Bool = false,
+         buckets: GradientBuckets? = nil) {
         self.world = world
         self.treeOrder = treeOrder && world.size > 2
-        sumsInTreeOrder = treeOrder || world.size <= 2
         parameters = FlatBuffer(count: parameterCount)
         gradients = FlatBuffer(count: parameterCount)
         adam = Adam(parameterCount: parameterCount, learningRate: learningRate, weightDecay: weightDecay)
+        let gradients = gradients
+        overlap = buckets.map { BackgroundReduction(gradients: gradients, buckets: $0, world: world) }
+        sumsInTreeOrder = treeOrder || world.size <= 2 || overlap != nil
     }
+
+    deinit { overlap?.stop() }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
-        try gradients.withUnsafeMutableBufferPointer {
-            if treeOrder { try world.allreduceSumInTreeOrder($0) } else { try world.allreduceSum($0) }
+        if let overlap {
+            try overlap.finish()
+        } else {
+            try gradients.withUnsafeMutableBufferPointer {
+                if treeOrder { try world.allreduceSumInTreeOrder($0) } else { try world.allreduceSum($0) }
+            }
         }
         let exchanged = DispatchTime.now().uptimeNanoseconds - start
         guard gradients[0].isFinite else { return ExchangeOutcome(finite: false, exchangeNanoseconds: exchanged) }

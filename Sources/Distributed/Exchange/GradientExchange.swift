@@ -38,6 +38,13 @@ protocol GradientExchange: AnyObject {
     /// Whether the ranks' gradients are added in the pairwise tree of ranks (`BatchLeaves`), so the sum does
     /// not depend on the exchange or on the world size.
     var sumsInTreeOrder: Bool { get }
+    /// What backward tells as each layer's gradients are done (`MiniBatch.gradientsReady`), when the
+    /// exchange starts summing them during backward (`--overlap`); nil otherwise.
+    var gradientsReady: GradientsReady? { get }
+}
+
+extension GradientExchange {
+    var gradientsReady: GradientsReady? { nil }
 }
 
 struct ExchangeOutcome {
@@ -58,12 +65,34 @@ struct ExchangeOutcome {
 ///
 /// `treeOrder`: every exchange adds the ranks' gradients in the pairwise tree of ranks (`BatchLeaves`), so
 /// all of them give the same bits, at any power-of-two world size.
+///
+/// `overlap`: whether the allreduce exchange sums during backward, in buckets cut at `tensors` (where each
+/// parameter tensor lies); the line says so when it does.
 func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode? = nil, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,
-                          treeOrder: Bool = false) throws -> (any GradientExchange, String) {
+                          treeOrder: Bool = false, overlap: ExchangeOverlap = .off,
+                          tensors: [Range<Int>] = []) throws -> (any GradientExchange, String) {
+    let buckets = try overlap.buckets(tensors: tensors, parameterCount: parameterCount, world: world)
+    let (exchange, line) = try makeExchange(mode, resumed: resumed, parameterCount: parameterCount, world: world,
+                                            learningRate: learningRate, weightDecay: weightDecay, treeOrder: treeOrder,
+                                            buckets: buckets)
+    guard let buckets, exchange is AllreduceExchange || exchange is AdaptiveExchange else {
+        if overlap.mode == .on && world.size > 1 {
+            throw AgreedFailure("--overlap on works with the allreduce exchange, not \(exchange.mode.rawValue). "
+                + "Use --gradient-exchange allreduce, or --overlap auto")
+        }
+        return (exchange, line)
+    }
+    let overlapped = "allreduce overlapped with backward in \(buckets.ranges.count) buckets of ≥ \(overlap.bucketBytes >> 10) KB"
+    return (exchange, line.isEmpty ? overlapped : line + "; " + overlapped)
+}
+
+private func makeExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode?, parameterCount: Int,
+                          world: any Communicator, learningRate: Double, weightDecay: Double,
+                          treeOrder: Bool, buckets: GradientBuckets?) throws -> (any GradientExchange, String) {
     func replicated() -> AllreduceExchange {
         AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay,
-                          treeOrder: treeOrder)
+                          treeOrder: treeOrder, buckets: buckets)
     }
     func perHost() throws -> HierarchicalExchange? {
         try HierarchicalExchange(parameterCount: parameterCount, world: world, learningRate: learningRate,

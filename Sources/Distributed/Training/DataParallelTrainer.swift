@@ -71,7 +71,8 @@ public final class DataParallelTrainer {
     /// broadcast to all).
     public init(config: TrainingConfig, dataset: Dataset, world: any Communicator,
                 runDirectory: RunDirectory?, resume: String? = nil, initialWeights: InitialWeights? = nil,
-                gradientExchange: GradientExchangeMode = .auto, reductionOrder: ReductionOrder = .canonical) throws {
+                gradientExchange: GradientExchangeMode = .auto, reductionOrder: ReductionOrder = .canonical,
+                overlap: ExchangeOverlap = ExchangeOverlap()) throws {
         self.config = config
         self.schedule = (config.epochs, config.maxSteps)
         self.dataset = dataset
@@ -97,6 +98,8 @@ public final class DataParallelTrainer {
         try Self.requireAgreement(fnv1a(Array(gradientExchange.rawValue.utf8)), what: "--gradient-exchange", world: world)
         try Self.requireAgreement(UInt64(max(config.logEvery, 0)), what: "--log-every", world: world)
         try Self.requireAgreement(fnv1a(Array(reductionOrder.rawValue.utf8)), what: "--reduction-order", world: world)
+        try Self.requireAgreement(fnv1a(Array("\(overlap.mode.rawValue) \(overlap.bucketBytes)".utf8)),
+                                  what: "--overlap and --bucket-kb", world: world)
         var restored: TrainingCheckpoint?
         if let resume {
             restored = try Self.readCheckpoint(resume, config: config, network: network,
@@ -106,7 +109,8 @@ public final class DataParallelTrainer {
         let planned = ReductionPlan(reductionOrder, globalBatch: config.globalBatch, worldSize: world.size)
         (exchange, exchangeChoice) = try makeGradientExchange(
             gradientExchange, resumed: resumedMode, parameterCount: network.layout.count, world: world,
-            learningRate: config.learningRate, weightDecay: config.weightDecay, treeOrder: planned.isCanonical)
+            learningRate: config.learningRate, weightDecay: config.weightDecay, treeOrder: planned.isCanonical,
+            overlap: overlap, tensors: GradientBuckets.tensors(of: network.layout))
         reduction = planned.honoured(byTreeOrderExchange: exchange.sumsInTreeOrder)
         if let restored { resumeTrajectory(at: restored.metadata) }
         // Weights from a safetensors file: checked against this network by every rank, so a mismatch is one
@@ -244,7 +248,8 @@ public final class DataParallelTrainer {
                     let globalBatch = sampler.globalBatchSize(step: stepInEpoch)
                     let leaves = reduction.leaves(batch: globalBatch, rank: world.rank, size: world.size, count: count)
                     let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
-                                          exampleIndices: indices.baseAddress!, epoch: epoch, leaves: leaves)
+                                          exampleIndices: indices.baseAddress!, epoch: epoch, leaves: leaves,
+                                          gradientsReady: exchange.gradientsReady)
                     let scale = 1 / Float(globalBatch)
                     terms = network.forwardBackward(batch, parameters: parameters, gradients: gradients, gradientScale: scale)
                 }

@@ -32,11 +32,16 @@ struct BenchTrain: ParsableCommand {
     var gradientExchange: GradientExchangeMode = .auto
     @Option(name: .customLong("reduction-order"), help: "canonical or native (see train --help).")
     var reductionOrder: ReductionOrder = .canonical
+    @Option(help: "auto, on or off (see train --help).")
+    var overlap: ExchangeOverlap.Mode = .auto
+    @Option(name: .customLong("bucket-kb"), help: "Smallest gradient bucket of --overlap, in KiB.")
+    var bucketKB = ExchangeOverlap.defaultBucketBytes >> 10
     @OptionGroup var data: DataOptions
 
     func validate() throws {
         guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must be 1...1000.") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1.") }
+        guard (1...1_048_576).contains(bucketKB) else { throw ValidationError("--bucket-kb must be 1...1048576.") }
         guard Architecture.parse(architecture) != nil else { throw ValidationError("--arch '\(architecture)' is not classic, deep, or widths.") }
     }
 
@@ -51,7 +56,8 @@ struct BenchTrain: ParsableCommand {
             config.evaluateEveryEpoch = false
             config.imagesEveryEpoch = false
             let trainer = try DataParallelTrainer(config: config, dataset: dataset, world: world, runDirectory: nil,
-                                                  gradientExchange: gradientExchange, reductionOrder: reductionOrder)
+                                                  gradientExchange: gradientExchange, reductionOrder: reductionOrder,
+                                                  overlap: ExchangeOverlap(overlap, bucketBytes: bucketKB << 10))
             trainer.log = { _ in }
             if world.isRoot && !json {
                 print("train \(model.rawValue) \(architecture) np=\(world.size): gradient exchange \(trainer.gradientExchange.rawValue)"

@@ -68,6 +68,10 @@ struct Train: ParsableCommand {
     var gradientExchange: GradientExchangeMode = .auto
     @Option(name: .customLong("reduction-order"), help: "canonical (sums over examples and ranks in one fixed tree: the same parameters, bit for bit, on 1, 2, 4 … ranks up to batch/16) or native (each rank in one pass; the last bits depend on the number of ranks).")
     var reductionOrder: ReductionOrder = .canonical
+    @Option(help: "Sum the gradients across ranks while backward still runs, bucket by bucket: auto (when the ranks span several hosts and use the allreduce exchange), on, or off.")
+    var overlap: ExchangeOverlap.Mode = .auto
+    @Option(name: .customLong("bucket-kb"), help: "Smallest gradient bucket of --overlap, in KiB.")
+    var bucketKB = ExchangeOverlap.defaultBucketBytes >> 10
     @Option(name: .customLong("log-every"), help: "Write the training loss, its parts and the learning rate to the run's TensorBoard event file every N steps (0: per epoch only).")
     var logEvery = 50
     @Option(help: "Progress line while an epoch runs: auto (only when a person watches: `launch` tells, a lone process checks its terminal, plain mpirun or srun never), always, never.")
@@ -78,6 +82,7 @@ struct Train: ParsableCommand {
         guard batchSize >= 1 && batchSize <= 1_000_000 else { throw ValidationError("--batch-size must be between 1 and 1000000 (got \(batchSize)).") }
         guard learningRate.isFinite && learningRate > 0 && learningRate < 10 else { throw ValidationError("--lr must be a positive number below 10 (got \(learningRate)).") }
         guard weightDecay.isFinite && weightDecay >= 0 else { throw ValidationError("--weight-decay must be ≥ 0 (got \(weightDecay)).") }
+        guard (1...1_048_576).contains(bucketKB) else { throw ValidationError("--bucket-kb must be between 1 and 1048576 (got \(bucketKB)).") }
         if let latent, !(1...4096).contains(latent) { throw ValidationError("--latent must be between 1 and 4096 (got \(latent)).") }
         if let gaussianSigma, !(gaussianSigma.isFinite && gaussianSigma > 0) { throw ValidationError("--gaussian-sigma must be a positive number.") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0.") }
@@ -141,7 +146,8 @@ struct Train: ParsableCommand {
             let trainer = try DataParallelTrainer(config: trainingConfig, dataset: dataset, world: world,
                                                   runDirectory: directory, resume: checkpoint,
                                                   initialWeights: try initFrom.map { try InitialWeights.read($0, world: world) },
-                                                  gradientExchange: gradientExchange, reductionOrder: reductionOrder)
+                                                  gradientExchange: gradientExchange, reductionOrder: reductionOrder,
+                                                  overlap: ExchangeOverlap(overlap, bucketBytes: bucketKB << 10))
             trainer.showsProgress = progress.showsProgress(environment: ProcessInfo.processInfo.environment,
                                                            standardOutputIsTerminal: isatty(STDOUT_FILENO) != 0)
             trainer.collectiveTimeout = collectiveTimeout
@@ -170,6 +176,7 @@ struct Train: ParsableCommand {
 extension ModelChoice: ExpressibleByArgument {}
 extension GradientExchangeMode: ExpressibleByArgument {}
 extension ReductionOrder: ExpressibleByArgument {}
+extension ExchangeOverlap.Mode: ExpressibleByArgument {}
 
 /// Where the data comes from: shared by train, eval and sample.
 struct DataOptions: ParsableArguments {

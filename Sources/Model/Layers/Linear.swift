@@ -25,6 +25,11 @@ public struct Linear: Sendable, Equatable {
         biasOffset = layout.allocate("\(name).bias", shape: [outputs], fanIn: inputs)
     }
 
+    /// Where `W` and `b` lie in the parameter buffer, together (what `GradientsReady` is told).
+    public var parameterRange: Range<Int> {
+        min(weightOffset, biasOffset)..<max(weightOffset + inputs * outputs, biasOffset + outputs)
+    }
+
     // MARK: forward
 
     /// `y (+)= x · W[firstRow ..< firstRow + width, :]` for one input part of `width` columns.

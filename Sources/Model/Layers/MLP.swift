@@ -47,6 +47,8 @@ public struct MLP: Sendable, Equatable {
     /// (`rows × firstWidth`) is written there. The second part needs a gradient only when it is computed
     /// (the condition tower's features): `secondInputGradient` (`rows × secondWidth`) is then overwritten,
     /// or added to with `accumulateSecondInputGradient`. Sums over the rows follow `leaves` (`BatchLeaves`).
+    /// `ready` hears each layer's parameter range as soon as its gradients are written, before its input
+    /// gradient is computed.
     @inlinable
     public func backward(
         _ first: UnsafePointer<Float>, firstWidth: Int, second: UnsafePointer<Float>?, secondWidth: Int, leaves: BatchLeaves,
@@ -54,7 +56,7 @@ public struct MLP: Sendable, Equatable {
         outputGradientInFirstScratch: Bool = true,
         firstInputGradient: UnsafeMutablePointer<Float>?,
         secondInputGradient: UnsafeMutablePointer<Float>? = nil, accumulateSecondInputGradient: Bool = false,
-        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
+        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>, ready: GradientsReady? = nil
     ) {
         let rows = leaves.rows
         var dy = outputGradientInFirstScratch ? scratch.0 : scratch.1
@@ -64,6 +66,7 @@ public struct MLP: Sendable, Equatable {
             layer.backwardActivation(dy, output: outputs[i], leaves: leaves, gradients: gradients)
             layer.backwardWeightsPart(outputs[i - 1], width: layer.inputs, firstRow: 0, leaves: leaves,
                                       preActivationGradient: dy, gradients: gradients)
+            ready?(layer.parameterRange)
             layer.backwardInputPart(preActivationGradient: dy, width: layer.inputs, firstRow: 0, rows: rows,
                                     inputGradient: other, parameters: parameters)
             swap(&dy, &other)
@@ -76,6 +79,7 @@ public struct MLP: Sendable, Equatable {
             layer.backwardWeightsPart(second, width: secondWidth, firstRow: firstWidth, leaves: leaves,
                                       preActivationGradient: dy, gradients: gradients)
         }
+        ready?(layer.parameterRange)
         if let firstInputGradient {
             layer.backwardInputPart(preActivationGradient: dy, width: firstWidth, firstRow: 0, rows: rows,
                                     inputGradient: firstInputGradient, parameters: parameters)

@@ -15,9 +15,13 @@ public struct MiniBatch {
     /// The order of the backward pass's sums over the examples (`BatchLeaves`); one leaf unless the
     /// trainer asks for the order that does not depend on the number of ranks.
     public var leaves: BatchLeaves
+    /// Told each layer's parameter range as soon as backward has written that layer's gradients for the
+    /// step, so an exchange can start summing them across ranks while backward goes on (`GradientsReady`).
+    public var gradientsReady: GradientsReady?
 
     public init(count: Int, pixels: UnsafePointer<Float>, labels: UnsafePointer<UInt8>?,
-                exampleIndices: UnsafePointer<Int>, epoch: Int, leaves: BatchLeaves? = nil) {
+                exampleIndices: UnsafePointer<Int>, epoch: Int, leaves: BatchLeaves? = nil,
+                gradientsReady: GradientsReady? = nil) {
         precondition(leaves.map { $0.rows == count } ?? true, "MiniBatch: the leaves must cover the \(count) examples")
         self.count = count
         self.pixels = pixels
@@ -25,8 +29,14 @@ public struct MiniBatch {
         self.exampleIndices = exampleIndices
         self.epoch = epoch
         self.leaves = leaves ?? .whole(count)
+        self.gradientsReady = gradientsReady
     }
 }
+
+/// Called by backward with a layer's range in the parameter (and gradient) buffer once that layer's weight
+/// and bias gradients are final for the step: backward neither reads nor writes them again. The last layer
+/// comes first, as backward runs.
+public typealias GradientsReady = (Range<Int>) -> Void
 
 /// Loss terms SUMMED over the examples of a batch (divide by the number of examples for a per-example
 /// figure). `total` is the negative evidence lower bound (eq. 10) for the VAE and CVAE, the

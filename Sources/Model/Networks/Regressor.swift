@@ -86,9 +86,9 @@ public final class Regressor: Network {
         }
         network.backward(b.features, firstWidth: feature, second: nil, secondWidth: 0, leaves: batch.leaves,
                          outputs: b.outputs, scratch: b.scratch, firstInputGradient: b.tower.featureGradient,
-                         parameters: parameters.baseAddress, gradients: gradients.baseAddress)
+                         parameters: parameters.baseAddress, gradients: gradients.baseAddress, ready: batch.gradientsReady)
         tower.backward(b.conditions, leaves: batch.leaves, b.tower, scratch: b.scratch,
-                       parameters: parameters.baseAddress, gradients: gradients.baseAddress)
+                       parameters: parameters.baseAddress, gradients: gradients.baseAddress, ready: batch.gradientsReady)
         return LossTerms(reconstruction: reconstruction)
     }
 

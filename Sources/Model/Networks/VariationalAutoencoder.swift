@@ -123,7 +123,8 @@ public final class VariationalAutoencoder: Network {
         // With a tower, the decoder writes ∂loss/∂features and the encoder adds its share below.
         decoder.backward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, leaves: batch.leaves,
                          outputs: b.decoderOutputs, scratch: b.scratch, firstInputGradient: b.zGradient,
-                         secondInputGradient: b.tower.featureGradient, parameters: p, gradients: g)
+                         secondInputGradient: b.tower.featureGradient, parameters: p, gradients: g,
+                         ready: batch.gradientsReady)
 
         // Head gradient in scratch.0: KL (overwrites) then the reparameterization path (adds).
         let kl = batch.leaves.sumOnGrid { leaf in
@@ -136,8 +137,9 @@ public final class VariationalAutoencoder: Network {
         encoder.backward(batch.pixels, firstWidth: input, second: b.features, secondWidth: feature, leaves: batch.leaves,
                          outputs: b.encoderOutputs, scratch: b.scratch, firstInputGradient: nil,
                          secondInputGradient: b.tower.featureGradient, accumulateSecondInputGradient: true,
-                         parameters: p, gradients: g)
-        tower.backward(b.conditions, leaves: batch.leaves, b.tower, scratch: b.scratch, parameters: p, gradients: g)
+                         parameters: p, gradients: g, ready: batch.gradientsReady)
+        tower.backward(b.conditions, leaves: batch.leaves, b.tower, scratch: b.scratch, parameters: p, gradients: g,
+                       ready: batch.gradientsReady)
         return LossTerms(reconstruction: reconstruction, kl: kl)
     }
 
