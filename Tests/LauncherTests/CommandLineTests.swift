@@ -23,6 +23,8 @@ struct CommandLineTests {
         (["--arch", "10-x-5"], "--arch"),
         (["--model", "gan"], "gan"),
         (["--gradient-exchange", "carrier-pigeon"], "carrier-pigeon"),
+        (["--overlap", "sometimes"], "sometimes"),
+        (["--bucket-kb", "0"], "--bucket-kb"),
     ])
     func trainValidation(arguments: [String], named: String) {
         let message = Self.failure(Train.self, arguments)
@@ -34,6 +36,8 @@ struct CommandLineTests {
         #expect(Self.failure(Train.self, []) == nil)
         let root = try VAEDist.parseAsRoot([])
         #expect(root is Train)
+        let train = try Train.parse([])
+        #expect(train.overlap == .auto && train.bucketKB == 512)
     }
 
     @Test("bench kernels refuses an unknown kernel path and bad batches")
