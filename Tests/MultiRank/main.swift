@@ -8,6 +8,24 @@
 import Distributed
 import Foundation
 
+/// Runs `body` on the world; any error ends the whole job with a non-zero status. A rank that fails alone
+/// aborts the others, which may be waiting for it in a collective (what `fail-on-rank` checks).
+func runOnWorld(_ body: (MPICommunicator) throws -> Void) {
+    switch MPICommunicator.runOnWorld(body) {
+    case .completed:
+        return
+    case .rankFailure(let error, let world) where world.size > 1:
+        world.abort(message: "multirank-tests: error (rank \(world.rank) of \(world.size)): \(error)", code: 1)
+    case .cannotStart(let error), .rankFailure(let error, _):
+        printError("multirank-tests: error: \(error)")
+    case .agreedFailure(let failure, let world):
+        if world.isRoot { printError("multirank-tests: error: \(failure)") }
+    case .stoppedBySignal(let stopped, let world):
+        if world.isRoot { printError("multirank-tests: \(stopped)") }
+    }
+    exit(1)
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 
 if arguments.first == "fail-on-rank" {

@@ -14,7 +14,8 @@ private let pendingStopSignal = Atomic<Int32>(0)
 /// impatient Ctrl-C still works. A signalled `mpirun` sends every rank SIGCONT, SIGTERM
 /// `odls_base_sigkill_timeout` seconds later and SIGKILL after as many again (Open MPI default: 1 s) — see
 /// the README for raising it when checkpoints are large; Slurm waits `KillWait` (default 30 s). Meanwhile
-/// mpirun tears the job down, so after stopping a rank does not wait for `MPI_Finalize` (see `runOnWorld`).
+/// mpirun tears the job down, so after stopping a rank does not wait for `MPI_Finalize`
+/// (`MPICommunicator.exitWithoutWaitingForMPI`).
 public enum StopSignals {
     /// Installs the handlers (idempotent).
     public static func install() {
@@ -43,8 +44,9 @@ public enum StopSignals {
     }
 }
 
-/// Every rank stopped together after a stop signal, with a final checkpoint written. `runOnWorld` prints
-/// the message once (rank 0) and exits every rank with `128 + signal`, the shell's convention (130, 143).
+/// Every rank stopped together after a stop signal, with a final checkpoint written. The executable prints
+/// the message once (rank 0) and exits every rank with `128 + signal`, the shell's convention (130, 143);
+/// `MPICommunicator.runOnWorld` hands it over as `WorldOutcome.stoppedBySignal`.
 public struct StoppedBySignal: Error, CustomStringConvertible {
     public let signal: Int32
     public let description: String
