@@ -87,6 +87,8 @@ import Datasets
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A run without metrics yet (stopped inside its first epoch) has no loss curves.
+        #expect(try RunFigures(directory: directory).writeLossCurves(of: RunDirectory(path: directory), file: "none.png") == nil)
         // The lines the trainer writes (EpochMetrics.jsonLine), with losses falling and KL rising.
         var lines = ""
         for epoch in 1...4 {
@@ -96,9 +98,10 @@ import Datasets
                 + #""train_kl":\#(20 + 2 * d),"train_loss":\#(300 - 10 * d),"train_reconstruction":\#(280 - 12 * d)}"# + "\n"
         }
         try Data(lines.utf8).write(to: URL(fileURLWithPath: directory + "/metrics.jsonl"))
-        let figure = try RunFigures(directory: directory).writeLossCurves(metricsPath: directory + "/metrics.jsonl", file: "curves.png")
+        let run = RunDirectory(path: directory)
+        let figure = try #require(try RunFigures(directory: directory).writeLossCurves(of: run, file: "curves.png"))
         #expect(try Self.pngSize(directory + "/" + figure.file) == (3 * 380, 300, 3))
-        let image = RunFigures.lossCurves(try RunFigures.readMetrics(path: directory + "/metrics.jsonl"))
+        let image = RunFigures.lossCurves(try run.readMetrics())
         var colours = Set<RGB>()
         for y in 0..<image.height { for x in 0..<image.width { colours.insert(image.color(x: x, y: y)) } }
         #expect(colours.contains(RunFigures.trainColor) && colours.contains(RunFigures.testColor))

@@ -3,7 +3,7 @@ import Model
 import FileFormats
 import Datasets
 
-/// What rank 0 leaves in a run directory besides checkpoints: `metrics.jsonl` and image grids.
+/// What rank 0 leaves in a run directory besides checkpoints: `metrics.jsonl` (and reading it back) and image grids.
 extension RunDirectory {
     /// `metrics.jsonl`: one JSON line per epoch.
     public var metricsPath: String { path + "/metrics.jsonl" }
@@ -18,6 +18,23 @@ extension RunDirectory {
         let line = Array((metrics.jsonLine + "\n").utf8)
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else { throw TrainingError("\(path): write failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// The epochs of `metrics.jsonl` (a resumed run may repeat an epoch: the last line wins).
+    public func readMetrics() throws -> [EpochMetrics] {
+        let path = metricsPath
+        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError("\(path): cannot read") }
+        var byEpoch: [Int: EpochMetrics] = [:]
+        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated()
+        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            do {
+                let metrics = try JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8))
+                byEpoch[metrics.epoch] = metrics
+            } catch {
+                throw TrainingError("\(path):\(number + 1): not an epoch metrics line (\(error))")
+            }
+        }
+        return byEpoch.keys.sorted().map { byEpoch[$0]! }
     }
 
     /// `samples-epoch-NNN.png` (64 draws with the same z every epoch, so progress is visible) and

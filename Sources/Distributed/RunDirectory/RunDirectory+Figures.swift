@@ -97,29 +97,14 @@ public struct RunFigures {
             + "rows: the binarized column X, ground truth Y, regressor, then \(cvaeSamples) CVAE samples")
     }
 
-    /// Loss curves from a `metrics.jsonl`: three panels — total (negative ELBO), reconstruction, KL — per
-    /// epoch, train in blue and test in orange.
-    public func writeLossCurves(metricsPath: String, file: String) throws -> FigureFile {
-        let metrics = try RunFigures.readMetrics(path: metricsPath)
-        try PNG.write(to: path(file), image: RunFigures.lossCurves(metrics))
+    /// Loss curves from the `metrics.jsonl` of `run`: three panels — total (negative ELBO), reconstruction,
+    /// KL — per epoch, train in blue and test in orange. Nil when the run has no metrics yet (a run stopped
+    /// by --max-steps inside its first epoch).
+    public func writeLossCurves(of run: RunDirectory, file: String) throws -> FigureFile? {
+        guard FileManager.default.fileExists(atPath: run.metricsPath) else { return nil }
+        try PNG.write(to: path(file), image: RunFigures.lossCurves(try run.readMetrics()))
         return FigureFile(file: file, caption: "per-epoch loss (nats/example) from metrics.jsonl; panels: total, reconstruction, KL; "
             + "train blue, test orange (legend in each panel); x = epoch")
-    }
-
-    /// The epochs of a `metrics.jsonl` (a resumed run may repeat an epoch: the last line wins).
-    public static func readMetrics(path: String) throws -> [EpochMetrics] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError("\(path): cannot read") }
-        var byEpoch: [Int: EpochMetrics] = [:]
-        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated()
-        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            do {
-                let metrics = try JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8))
-                byEpoch[metrics.epoch] = metrics
-            } catch {
-                throw TrainingError("\(path):\(number + 1): not an epoch metrics line (\(error))")
-            }
-        }
-        return byEpoch.keys.sorted().map { byEpoch[$0]! }
     }
 
     public static func lossCurves(_ metrics: [EpochMetrics]) -> RGBImage {

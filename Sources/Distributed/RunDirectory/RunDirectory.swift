@@ -5,7 +5,7 @@ import FileFormats
 /// A training run on disk, and the one owner of everything in it: choosing and creating the directory
 /// (rank 0 picks, every rank learns the same path), its checkpoints (saved streamed and atomically by
 /// rank 0; read by rank 0 and broadcast, so other hosts need not see the same file system),
-/// `metrics.jsonl`, the per-epoch images, and the figures.
+/// `metrics.jsonl`, the per-epoch images, the figures and an experiment's report.
 ///
 /// ```
 /// runs/vae-fashion-mnist-20261201-020304/

@@ -2,7 +2,6 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
-import FileFormats
 import Datasets
 
 /// `vae-dist figures`: the evaluation figures of trained runs, from their checkpoints. One process.
@@ -40,15 +39,14 @@ struct Figures: ParsableCommand {
 
     func run() throws {
         let test = try data.load().test
-        let directory = out ?? runPath.map { RunDirectory.containing($0).path + "/figures" } ?? "figures"
+        let directory = out ?? runPath.map { RunDirectory.containing($0).figuresPath } ?? "figures"
         let figures = try RunFigures(directory: directory)
         var written: [FigureFile] = []
         if let run = runPath {
             let (network, parameters, name) = try Figures.restore(run, test: test)
             written += try figures.writeModelFigures(name: name, network: network, parameters: parameters, test: test)
-            let metrics = RunDirectory.containing(run).metricsPath
-            if FileManager.default.fileExists(atPath: metrics) {
-                written.append(try figures.writeLossCurves(metricsPath: metrics, file: "\(name)-loss-curves.png"))
+            if let curves = try figures.writeLossCurves(of: RunDirectory.containing(run), file: "\(name)-loss-curves.png") {
+                written.append(curves)
             }
         }
         if let cvae, let regressor {

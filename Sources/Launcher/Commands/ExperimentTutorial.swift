@@ -2,7 +2,6 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Model
-import FileFormats
 import Datasets
 
 /// `vae-dist experiment`: whole experiments in one command.
@@ -98,16 +97,16 @@ struct Tutorial: ParsableCommand {
         runOnWorld { world in
             let data = try world.collectively { try loadDataset() }
             let directory = try RunDirectory.establish(
-                out, default: { RunDirectory.defaultPath(model: "tutorial", dataset: data.name) }, world: world).path
+                out, default: { RunDirectory.defaultPath(model: "tutorial", dataset: data.name) }, world: world)
             if world.isRoot {
                 print("vae-dist: tutorial experiment on \(data.name) with \(world.size) rank\(world.size == 1 ? "" : "s") → \(directory)")
             }
 
             var results: [(part: Part, evaluation: TestSetEvaluation, trainer: DataParallelTrainer, seconds: Double)] = []
             for part in parts() {
-                let runDirectory = RunDirectory(path: directory + "/" + part.name)
                 let started = Date()
-                let trainer = try DataParallelTrainer(config: part.config, dataset: data, world: world, runDirectory: runDirectory)
+                let trainer = try DataParallelTrainer(config: part.config, dataset: data, world: world,
+                                                      runDirectory: directory.run(named: part.name))
                 trainer.log = { print("[\(part.name)] \($0)") }
                 if world.isRoot { print("[\(part.name)] training \(part.what), \(trainer.sampler.stepsPerEpoch) steps per epoch") }
                 try trainer.run()
@@ -124,15 +123,14 @@ struct Tutorial: ParsableCommand {
             }
 
             guard world.isRoot else { return }
-            let figures = try RunFigures(directory: directory + "/figures")
+            let figures = try RunFigures(directory: directory.figuresPath)
             var written: [FigureFile] = []
             for result in results {
                 written += try figures.writeModelFigures(name: result.part.name, network: result.trainer.network,
                                                          parameters: result.trainer.parameters, test: data.test)
-                // A run stopped by --max-steps inside its first epoch has no metrics line yet.
-                let metrics = RunDirectory(path: directory + "/" + result.part.name).metricsPath
-                if FileManager.default.fileExists(atPath: metrics) {
-                    written.append(try figures.writeLossCurves(metricsPath: metrics, file: "\(result.part.name)-loss-curves.png"))
+                if let curves = try figures.writeLossCurves(of: directory.run(named: result.part.name),
+                                                            file: "\(result.part.name)-loss-curves.png") {
+                    written.append(curves)
                 }
             }
             if let cvae = results.first(where: { $0.part.name == "cvae" }),
@@ -144,8 +142,8 @@ struct Tutorial: ParsableCommand {
             let report = makeReport(dataset: data, directory: directory, ranks: world.size,
                                     results: results.map { ($0.part, $0.evaluation, $0.trainer.globalStep, $0.seconds) },
                                     figures: written)
-            try AtomicFile.write(Array(report.utf8), to: directory + "/report.md")
-            print("vae-dist: wrote \(directory)/report.md and \(written.count) figures in \(directory)/figures")
+            try directory.writeReport(report)
+            print("vae-dist: wrote \(directory.reportPath) and \(written.count) figures in \(directory.figuresPath)")
         }
     }
 
@@ -156,7 +154,7 @@ struct Tutorial: ParsableCommand {
         return try Dataset.load("fashion-mnist", dataDirectory: dataDirectory)
     }
 
-    func makeReport(dataset: Dataset, directory: String, ranks: Int,
+    func makeReport(dataset: Dataset, directory: RunDirectory, ranks: Int,
                     results: [(part: Part, evaluation: TestSetEvaluation, steps: Int, seconds: Double)],
                     figures: [FigureFile]) -> String {
         let command = CommandLine.arguments.map(Launch.shellQuoted).joined(separator: " ")
@@ -203,8 +201,8 @@ struct Tutorial: ParsableCommand {
             if let tower = c.conditionTower { flags += " --condition-tower \(tower)" }
             flags += " --batch-size \(c.globalBatch) --lr \(c.learningRate) --weight-decay \(c.weightDecay) --seed \(c.seed) --epochs \(c.epochs)"
             if let maxSteps = c.maxSteps { flags += " --max-steps \(maxSteps)" }
-            lines.append("    vae-dist launch -n \(ranks) -- train \(flags) \(dataFlag)\(dataDirFlag) --out \(directory)/\(r.part.name)")
-            lines.append("    vae-dist launch -n \(ranks) -- eval --checkpoint \(directory)/\(r.part.name) --samples \(samples)"
+            lines.append("    vae-dist launch -n \(ranks) -- train \(flags) \(dataFlag)\(dataDirFlag) --out \(directory.run(named: r.part.name))")
+            lines.append("    vae-dist launch -n \(ranks) -- eval --checkpoint \(directory.run(named: r.part.name)) --samples \(samples)"
                 + (evalExamples.map { " --examples \($0)" } ?? "") + " \(dataFlag)\(dataDirFlag)")
         }
         lines += ["", "## Figures (in figures/)", ""]
