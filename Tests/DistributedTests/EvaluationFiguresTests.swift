@@ -93,7 +93,7 @@ import Datasets
         var lines = ""
         for epoch in 1...4 {
             let d = Double(epoch)
-            lines += #"{"allreduce_share":0,"epoch":\#(epoch),"epoch_seconds":1,"global_step":\#(10 * epoch),"ranks":1,"#
+            lines += #"{"epoch":\#(epoch),"epoch_seconds":1,"exchange_share":0,"global_step":\#(10 * epoch),"ranks":1,"#
                 + #""samples_per_second":1,"test_kl":\#(19 + 2 * d),"test_loss":\#(295 - 9 * d),"test_reconstruction":\#(276 - 11 * d),"#
                 + #""train_kl":\#(20 + 2 * d),"train_loss":\#(300 - 10 * d),"train_reconstruction":\#(280 - 12 * d)}"# + "\n"
         }

@@ -117,7 +117,7 @@ struct BenchTrainLine: Encodable {
     var peakRSSMB: [Double], rssMB: [Double], pssMB: [Double]
     enum CodingKeys: String, CodingKey {
         case bench, model, arch, np, batch, epoch, seconds, samplesPerSecond = "samples_per_second"
-        case exchangeShare = "allreduce_share", exchange, reduction, peakRSSMB = "peak_rss_mb", rssMB = "rss_mb", pssMB = "pss_mb"
+        case exchangeShare = "exchange_share", exchange, reduction, peakRSSMB = "peak_rss_mb", rssMB = "rss_mb", pssMB = "pss_mb"
     }
 }
 
