@@ -2,12 +2,6 @@ import Foundation
 import Model
 import Datasets
 
-/// Lets the watchdog thread hold the communicator it aborts through (`abort` is safe from any thread).
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 /// The data-parallel training loop (ARCHITECTURE.md, "Data flow"): every rank trains on its slice of each global
 /// batch, the ranks sum their gradients and apply one identical Adam update per step — by an allreduce
 /// and a replica per rank, or through one node-shared parameter copy (`GradientExchange`). Rank 0 writes
@@ -143,11 +137,7 @@ public final class DataParallelTrainer {
     public func run() throws -> EpochMetrics? {
         if stopsOnSignals { StopSignals.install() }
         try openTensorBoard()
-        let watched = UncheckedSendable(world)
-        let hosts = try world.hostNames()
-        let watchdog = CollectiveWatchdog(timeout: collectiveTimeout, rank: world.rank, size: world.size, jobHosts: hosts) {
-            watched.value.abort(message: nil, code: 1)
-        }
+        let watchdog = try startWatchdog()
         self.watchdog = watchdog
         defer {
             watchdog.stop()
@@ -192,22 +182,6 @@ public final class DataParallelTrainer {
 
     /// Set while `run()` runs; `step`, checkpoints and epoch ends report their phases to it.
     private(set) var watchdog: CollectiveWatchdog?
-
-    /// One tiny allreduce per step makes every rank see a stop signal any rank received, so all stop after
-    /// the same step; then a final checkpoint and `StoppedBySignal` (exit 128 + signal on every rank).
-    private func stopIfSignalled(_ watchdog: CollectiveWatchdog) throws {
-        watchdog.enter(.controlAllreduce, step: globalStep)
-        let mine = StopSignals.pending
-        var flags: [Double] = [mine != 0 ? 1 : 0, mine == SIGINT ? 1 : 0]
-        try world.allreduceSum(&flags)
-        guard flags[0] > 0 else { return }
-        // SIGINT only when every signalled rank got SIGINT (a terminal's Ctrl-C); otherwise SIGTERM.
-        let signal = flags[1] == flags[0] ? SIGINT : SIGTERM
-        try saveCheckpoint()
-        let saved = runDirectory.map { "; checkpoint of step \(globalStep) written, continue with --resume \($0.path)" } ?? ""
-        throw StoppedBySignal(signal: signal, "stopped by \(StopSignals.name(signal)) after global step \(globalStep) "
-            + "(epoch \(epoch + 1), step \(stepInEpoch))" + saved)
-    }
 
     /// Lets `run()` continue for more epochs (benchmarks time one epoch per call).
     public func extendSchedule(epochs: Int) {
