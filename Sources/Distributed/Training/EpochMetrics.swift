@@ -17,8 +17,9 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     /// Wall time of the epoch's training steps on rank 0 (no evaluation, no file writing).
     public var epochSeconds: Double
     public var samplesPerSecond: Double
-    /// Share of step time spent exchanging gradients (allreduce, or waiting at the shared-memory barriers),
-    /// averaged over ranks. JSON key `exchange_share` (`allreduce_share` in the lines of older runs).
+    /// Share of step time spent in the gradient exchange, whichever runs (its allreduces and its waits at
+    /// shared-memory barriers), averaged over ranks. JSON key `exchange_share` (`allreduce_share` in the
+    /// lines of older runs).
     public var exchangeShare: Double
     /// Set when the run stopped (`--max-steps`) inside this epoch: the steps of it done so far. A resumed
     /// run later writes the whole epoch's line too.

@@ -14,7 +14,7 @@ public struct StepPhases: Sendable, Equatable {
     public var backwardGEMMNanoseconds: UInt64 = 0
     /// The rest of forward and backward: bias, activations, sampling, loss (forward/backward minus GEMMs).
     public var elementwiseNanoseconds: UInt64 = 0
-    /// The gradient exchange: allreduce, or waiting at the shared-memory barriers.
+    /// The gradient exchange, whichever runs: its allreduces and its waits at shared-memory barriers.
     public var exchangeNanoseconds: UInt64 = 0
     /// Adam (in shared memory: summing the ranks' gradients and Adam, one pass).
     public var optimizerNanoseconds: UInt64 = 0
