@@ -11,13 +11,23 @@ now() { date +%s.%N; }
 since() { python3 -c "print(round($(now) - $1, 1))"; }
 
 # mpi NP ARGS...: mpirun -np NP ARGS, adding --allow-run-as-root for root and --oversubscribe for more
-# ranks than cores, ended after MPI_TIMEOUT seconds (default 300).
-mpi() {
+# ranks than cores (counting every app context: `mpi 2 A : -np 1 B` is 3 ranks), ended after MPI_TIMEOUT
+# seconds (default 300). ARGS may start with more mpirun flags (`-x VAR`, `--mca K V`).
+mpi() { mpi_command "$@"; "${mpi_cmd[@]}"; }
+
+# mpi_command [--foreground] NP ARGS...: sets the array mpi_cmd to the command line `mpi` runs, for a caller
+# that needs it as one plain command: under another runner (`timeout 60 "${mpi_cmd[@]}"`), or started with
+# `&` so that $! is the timeout process itself and not a subshell. --foreground: `timeout --foreground`,
+# which signals only mpirun and not its process group (Open MPI takes a second SIGTERM as "terminate now").
+mpi_command() {
+  local foreground=()
+  if [ "$1" = --foreground ]; then foreground=(--foreground); shift; fi
   local np=$1; shift
-  local flags=(-np "$np")
+  local flags=(-np "$np") ranks=$np previous="" arg
+  for arg in "$@"; do [ "$previous" = -np ] && ranks=$((ranks + arg)); previous=$arg; done
   [ "$(id -u)" = 0 ] && flags+=(--allow-run-as-root)
-  [ "$np" -gt "$(nproc)" ] && flags+=(--oversubscribe)
-  timeout "${MPI_TIMEOUT:-300}" mpirun "${flags[@]}" "$@"
+  [ "$ranks" -gt "$(nproc)" ] && flags+=(--oversubscribe)
+  mpi_cmd=(timeout "${foreground[@]}" "${MPI_TIMEOUT:-300}" mpirun "${flags[@]}" "$@")
 }
 
 # check_pngs [--size WxH] FILE...: every file is a PNG whose chunks' CRCs hold and whose image data
