@@ -36,4 +36,13 @@ struct EpochMetricsTests {
         let error = #expect(throws: TrainingError.self) { try Self.readMetrics(Self.line + "\n" + neither + "\n") }
         #expect(error?.description.contains("metrics.jsonl:2: not an epoch metrics line") == true)
     }
+
+    @Test("a line whose loss went NaN or infinite (written as strings) reads back")
+    func nonFiniteValuesReadBack() throws {
+        let nan = Self.line.replacingOccurrences(of: #""test_loss":260.75"#, with: #""test_loss":"NaN""#)
+            .replacingOccurrences(of: #""train_loss":262.5"#, with: #""train_loss":"Infinity""#)
+        let metrics = try #require(try Self.readMetrics(nan + "\n").first)
+        #expect(metrics.testLoss?.isNaN == true && metrics.trainLoss == .infinity)
+        #expect(metrics.jsonLine == nan)
+    }
 }

@@ -28,7 +28,7 @@ extension RunDirectory {
         for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated()
         where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             do {
-                let metrics = try JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8))
+                let metrics = try JSONLine.decode(EpochMetrics.self, from: line)
                 byEpoch[metrics.epoch] = metrics
             } catch {
                 throw TrainingError("\(path):\(number + 1): not an epoch metrics line (\(error))")
