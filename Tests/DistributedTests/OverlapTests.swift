@@ -69,15 +69,22 @@ import Testing
         var recorded: [Range<Int>] { lock.lock(); defer { lock.unlock() }; return summed }
     }
 
-    @Test("buckets are summed in their fixed order whatever order backward reports them; the one holding element 0 only at the end")
-    func fixedOrder() throws {
-        let (tensors, count) = Self.classic
-        let buckets = GradientBuckets(tensors: tensors, count: count, minimumFloats: 1)
+    /// A reduction over the classic model's buckets whose "ranks" are a `RecordingCommunicator`.
+    static func recordedReduction(minimumFloats: Int)
+        -> (GradientBuckets, FlatBuffer, RecordingCommunicator, BackgroundReduction) {
+        let (tensors, count) = classic
+        let buckets = GradientBuckets(tensors: tensors, count: count, minimumFloats: minimumFloats)
         let gradients = FlatBuffer(count: count)
         let world = RecordingCommunicator()
         world.base = gradients.baseAddress
-        let reduction = BackgroundReduction(gradients: gradients, buckets: buckets, world: world)
+        return (buckets, gradients, world, BackgroundReduction(gradients: gradients, buckets: buckets, world: world))
+    }
+
+    @Test("buckets are summed in their fixed order whatever order backward reports them; the one holding element 0 only at the end")
+    func fixedOrder() throws {
+        let (buckets, gradients, world, reduction) = Self.recordedReduction(minimumFloats: 1)
         defer { reduction.stop() }
+        let count = gradients.count
         for step in 1...3 {
             for i in 0..<count { gradients[i] = Float(step) }
             world.lock.lock(); world.summed = []; world.lock.unlock()
@@ -102,12 +109,7 @@ import Testing
 
     @Test("a step in which backward reports nothing (a rank without examples) sums every bucket in the same order")
     func nothingReported() throws {
-        let (tensors, count) = Self.classic
-        let buckets = GradientBuckets(tensors: tensors, count: count, minimumFloats: 100_000)
-        let gradients = FlatBuffer(count: count)
-        let world = RecordingCommunicator()
-        world.base = gradients.baseAddress
-        let reduction = BackgroundReduction(gradients: gradients, buckets: buckets, world: world)
+        let (buckets, _, world, reduction) = Self.recordedReduction(minimumFloats: 100_000)
         defer { reduction.stop() }
         try reduction.finish()
         #expect(world.recorded == buckets.ranges)

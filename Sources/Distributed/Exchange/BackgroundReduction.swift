@@ -23,7 +23,8 @@ import Glibc
 ///   and the next step's backward (`MPI_THREAD_SERIALIZED`).
 final class BackgroundReduction: @unchecked Sendable {
     let buckets: GradientBuckets
-    private let base: UnsafeMutablePointer<Float>
+    /// Held so the memory the thread sums into lives as long as the thread.
+    private let gradients: FlatBuffer
     private let world: any Communicator
     /// The bucket summed last, in `finish` (the one holding element 0).
     private let heldBack: Int
@@ -40,7 +41,7 @@ final class BackgroundReduction: @unchecked Sendable {
     init(gradients: FlatBuffer, buckets: GradientBuckets, world: any Communicator) {
         precondition(world.callsFromAnotherThread, "BackgroundReduction needs MPI callable from another thread")
         self.buckets = buckets
-        base = gradients.baseAddress
+        self.gradients = gradients
         self.world = world
         heldBack = buckets.ranges.firstIndex { $0.contains(0) } ?? buckets.ranges.count - 1
         reported = [Bool](repeating: false, count: buckets.tensorCount)
@@ -104,9 +105,9 @@ final class BackgroundReduction: @unchecked Sendable {
             condition.unlock()
             if !skip {
                 do {
-                    try world.allreduceSumInTreeOrder(UnsafeMutableBufferPointer(start: base + range.lowerBound,
-                                                                                 count: range.count),
-                                                      waiting: .polling(pause: { [self] in pause() }))
+                    let bucket = UnsafeMutableBufferPointer(start: gradients.baseAddress + range.lowerBound,
+                                                            count: range.count)
+                    try world.allreduceSumInTreeOrder(bucket, waiting: .polling(pause: { [self] in pause() }))
                 } catch {
                     condition.lock()
                     failure = error
