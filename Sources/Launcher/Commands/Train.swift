@@ -11,7 +11,9 @@ struct Train: ParsableCommand {
         abstract: "Train a VAE, CVAE or the regressor baseline, data-parallel over all ranks (the default subcommand).",
         discussion: """
             Every rank trains on its slice of each global batch; every step the ranks sum their gradients
-            (one allreduce, or a node-shared window: --gradient-exchange) and apply the same Adam update. Rank 0 writes checkpoints, metrics.jsonl and sample/reconstruction images to --out.
+            through the gradient exchange (an allreduce, which may overlap backward; a node-shared window; or
+            both across hosts: --gradient-exchange, --overlap) and apply the same Adam update. Rank 0 writes
+            checkpoints, metrics.jsonl and sample/reconstruction images to --out.
             Examples:
               vae-dist                                              train a VAE on MNIST with defaults
               vae-dist launch -n 2 -- train --dataset fashion-mnist --epochs 10
