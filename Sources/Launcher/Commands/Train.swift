@@ -10,10 +10,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a VAE, CVAE or the regressor baseline, data-parallel over all ranks (the default subcommand).",
         discussion: """
-            Every rank trains on its slice of each global batch; every step the ranks sum their gradients
-            through the gradient exchange (an allreduce, which may overlap backward; a node-shared window; or
-            both across hosts: --gradient-exchange, --overlap) and apply the same Adam update. Rank 0 writes
-            checkpoints, metrics.jsonl and sample/reconstruction images to --out.
+            Every rank trains on its slice of each global batch; every step the ranks sum their gradients through the gradient exchange (an allreduce, which may overlap backward; a node-shared window; or both across hosts: --gradient-exchange, --overlap) and apply the same Adam update. Rank 0 writes checkpoints, metrics.jsonl and sample/reconstruction images to --out.
             Examples:
               vae-dist                                              train a VAE on MNIST with defaults
               vae-dist launch -n 2 -- train --dataset fashion-mnist --epochs 10
