@@ -18,7 +18,6 @@ final class AllreduceExchange: GradientExchange {
     /// With `--overlap`: the thread that sums the gradients bucket by bucket while backward runs.
     private let overlap: BackgroundReduction?
     var gradientsReady: GradientsReady? { overlap.map { overlap in { overlap.ready($0) } } }
-    var overlapBuckets: GradientBuckets? { overlap?.buckets }
 
     /// `buckets`: overlap the sum with backward in these buckets (always in tree order; needs a
     /// power-of-two world and MPI callable from a second thread).

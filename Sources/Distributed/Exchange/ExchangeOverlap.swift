@@ -5,8 +5,9 @@ import Model
 /// window after backward.
 public struct ExchangeOverlap: Sendable, Equatable {
     public enum Mode: String, CaseIterable, Sendable {
-        /// On when the ranks span several hosts, where the link is slow enough for hiding it to pay;
-        /// off when they share one (a copy between cores is over before a bucket would start).
+        /// On when the ranks span several hosts, where the link is what a step waits for; off when they
+        /// share one, where the reduction thread would only compete with the ranks for their cores (the
+        /// README gives the measurements).
         case auto
         case on
         case off
@@ -16,7 +17,8 @@ public struct ExchangeOverlap: Sendable, Equatable {
     /// The smallest bucket in bytes: smaller ones start sooner, larger ones cost fewer messages.
     public var bucketBytes: Int
 
-    /// The bucket size `bench train --bucket-kb` measured best across two hosts (the README gives the sweep).
+    /// 256, 512 and 1024 KB measured alike across two hosts (`scripts/bench/overlap`); 512 KB gives the
+    /// classic model's output layer a bucket of its own, which starts while the rest of backward runs.
     public static let defaultBucketBytes = 512 << 10
 
     public init(_ mode: Mode = .auto, bucketBytes: Int = ExchangeOverlap.defaultBucketBytes) {
