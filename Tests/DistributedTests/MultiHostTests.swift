@@ -40,6 +40,22 @@ struct MultiHostTests {
         #expect(try #require(alone.overdueMessage()).contains("a rank never arrived (stopped or frozen)"))
     }
 
+    @Test("a rank stopped by a signal while it waits in a collective says what it waited for, once it waited long")
+    func stoppedWhileWaiting() throws {
+        let watchdog = CollectiveWatchdog(timeout: 0, rank: 0, size: 2, host: "hosta", jobHosts: ["hosta", "hostb"],
+                                          stopSignal: { 0 }) {}
+        watchdog.enter(.gradientExchange, step: 57)
+        #expect(watchdog.stoppedWhileWaitingMessage(signal: SIGTERM) == nil, "a wait of a moment is not worth a line")
+        Thread.sleep(forTimeInterval: CollectiveWatchdog.waitWorthNaming + 0.05)
+        #expect(watchdog.stoppedWhileWaitingMessage(signal: 0) == nil, "no signal, no line")
+        let message = try #require(watchdog.stoppedWhileWaitingMessage(signal: SIGTERM))
+        #expect(message.hasPrefix("vae-dist: rank 0 of 2 on hosta, stopped by SIGTERM after waiting 1."))
+        #expect(message.hasSuffix("s in the gradient exchange of global step 57 for the other ranks (on hostb)"))
+        watchdog.enter(.checkpoint, step: 58)
+        Thread.sleep(forTimeInterval: CollectiveWatchdog.waitWorthNaming + 0.05)
+        #expect(watchdog.stoppedWhileWaitingMessage(signal: SIGINT) == nil, "rank 0 writing is not waiting")
+    }
+
     @Test("around a checkpoint or an epoch end, rank 0's own writing stalls; the collectives wait with grace")
     func checkpointPhases() throws {
         let writer = CollectiveWatchdog(timeout: 0, rank: 0, size: 2, host: "a", jobHosts: ["a", "a"]) {}

@@ -64,29 +64,51 @@ public final class CollectiveWatchdog: @unchecked Sendable {
     private let host: String
     /// The job's hosts other than this one, named when a collective stalls.
     private let otherHosts: [String]
+    private let stopSignal: @Sendable () -> Int32
+
+    /// Seconds a collective must have waited when a stop signal is pending for this rank to say what it waits
+    /// for. When a host vanishes, mpirun's keep-alive (about 11 s of silence with the launcher's settings) or
+    /// Slurm usually ends the job long before `timeout`: the ranks get SIGTERM, then SIGKILL, and this line is
+    /// what tells the user which step and which collective never finished. A healthy collective waits
+    /// milliseconds; one that waits for rank 0's checkpoint or images may wait longer, hence the plain wording.
+    public static let waitWorthNaming = 1.0
 
     /// Starts the watchdog thread; `timeout` ≤ 0 starts none (the watchdog then only records phases).
     /// `abort` should end the whole job (e.g. `MPI_Abort`); the message is already printed when it is called.
+    /// `stopSignal` reads the pending stop signal (0: none); tests pass their own.
     public init(timeout: Double, rank: Int, size: Int, host: String = localHostName(), jobHosts: [String] = [],
+                stopSignal: @escaping @Sendable () -> Int32 = { StopSignals.pending },
                 abort: @escaping @Sendable () -> Void) {
         self.timeout = timeout
         self.rank = rank
         self.size = size
         self.host = host
+        self.stopSignal = stopSignal
         var seen = Set([host])
         otherHosts = jobHosts.filter { seen.insert($0).inserted }
         let poll = min(1.0, timeout / 4)
         grace = 2 * poll + 1
         guard timeout > 0 else { return }
         Thread.detachNewThread { [self] in
-            var lastLook = DispatchTime.now().uptimeNanoseconds
+            // Short naps, so a stop signal is noticed within 0.1 s (mpirun sends SIGKILL 1 s after SIGTERM);
+            // the overdue check itself runs once every `poll`.
+            let nap = min(poll, 0.1)
+            var lastNap = DispatchTime.now().uptimeNanoseconds
+            var lastLook = lastNap
+            var toldWhyStopped = false
             while running.load(ordering: .relaxed) {
-                Thread.sleep(forTimeInterval: poll)
-                // A look much later than planned means this whole process was frozen (SIGSTOP, a suspended VM):
+                Thread.sleep(forTimeInterval: nap)
+                // A nap much longer than planned means this whole process was frozen (SIGSTOP, a suspended VM):
                 // then this rank is the one the others waited for, and they report it; do not blame the phase.
                 let now = DispatchTime.now().uptimeNanoseconds
-                defer { lastLook = now }
-                if Double(now - lastLook) / 1e9 > poll + 1 { continue }
+                defer { lastNap = now }
+                if Double(now - lastNap) / 1e9 > nap + 1 { lastLook = now; continue }
+                if !toldWhyStopped, let message = stoppedWhileWaitingMessage(signal: stopSignal()) {
+                    printError(message)
+                    toldWhyStopped = true
+                }
+                guard Double(now - lastLook) / 1e9 >= poll else { continue }
+                lastLook = now
                 if let message = overdueMessage() {
                     printError(message)
                     abort()
@@ -113,27 +135,53 @@ public final class CollectiveWatchdog: @unchecked Sendable {
 
     /// The message to abort with, or nil while everything is on time.
     func overdueMessage() -> String? {
+        guard let (phase, step, seconds) = currentPhase() else { return nil }
+        let allowed = phase.isCollective ? timeout + grace : timeout
+        guard seconds > allowed else { return nil }
+        let limit = "; ending the job (--collective-timeout \(formatSeconds(timeout)))"
+        if phase.isCollective {
+            return "vae-dist: error (\(whoAmI)): " + waitingWords(phase, step: step, seconds: seconds) + limit
+        }
+        return "vae-dist: error (\(whoAmI)): stalled: \(phase.words) of global step \(step) has run for "
+            + "\(formatSeconds(seconds)) s while the other ranks wait for this rank" + limit
+    }
+
+    /// The line to print when a stop signal is pending while this rank has waited in a collective for at least
+    /// `waitWorthNaming` seconds (or the timeout, if shorter); nil otherwise. It states what was pending, not
+    /// why: the stop may be a user's, and mpirun's own banner says when it lost a host.
+    func stoppedWhileWaitingMessage(signal: Int32) -> String? {
+        guard signal != 0, let (phase, step, seconds) = currentPhase(), phase.isCollective,
+              seconds >= min(Self.waitWorthNaming, timeout > 0 ? timeout : .infinity) else { return nil }
+        let others = otherHosts.isEmpty ? "" : " (on " + hostList + ")"
+        return "vae-dist: \(whoAmI), stopped by \(StopSignals.name(signal)) after waiting "
+            + "\(formatSeconds(seconds)) s in \(phase.words) of global step \(step) for the other ranks" + others
+    }
+
+    /// The current phase (never idle), its global step and the seconds it has lasted; nil when idle or when
+    /// the phase changed while it was read.
+    private func currentPhase() -> (Phase, step: UInt64, seconds: Double)? {
         let start = since.load(ordering: .relaxed)
         let current = state.load(ordering: .relaxed)
         guard let phase = Phase(rawValue: current & 0xff), phase != .idle else { return nil }
-        let now = DispatchTime.now().uptimeNanoseconds
-        let seconds = Double(now &- start) / 1e9
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds &- start) / 1e9
         // A phase change between the two loads would pair a new phase with an old time: look again next time.
-        let allowed = phase.isCollective ? timeout + grace : timeout
-        guard start == since.load(ordering: .relaxed), seconds > allowed, seconds < 1e9 else { return nil }
-        let step = current >> 8
-        let who = "vae-dist: error (rank \(rank) of \(size) on \(host)): "
-        let limit = "; ending the job (--collective-timeout \(formatSeconds(timeout)))"
-        if phase.isCollective {
-            let hosts = otherHosts.count <= 3 ? otherHosts.joined(separator: ", ")
-                : otherHosts.prefix(3).joined(separator: ", ") + " and \(otherHosts.count - 3) more"
-            let cause = otherHosts.isEmpty ? "a rank never arrived (stopped or frozen)"
-                : "a rank never arrived: stopped or frozen, or the link to its host (\(hosts)) or the host may be down"
-            return who + "no progress in \(phase.words) of global step \(step) for \(formatSeconds(seconds)) s: "
-                + cause + limit
-        }
-        return who + "stalled: \(phase.words) of global step \(step) has run for \(formatSeconds(seconds)) s "
-            + "while the other ranks wait for this rank" + limit
+        guard start == since.load(ordering: .relaxed), seconds < 1e9 else { return nil }
+        return (phase, current >> 8, seconds)
+    }
+
+    private var whoAmI: String { "rank \(rank) of \(size) on \(host)" }
+
+    /// The other hosts, at most three named: "b, c, d and 1 more".
+    private var hostList: String {
+        otherHosts.count <= 3 ? otherHosts.joined(separator: ", ")
+            : otherHosts.prefix(3).joined(separator: ", ") + " and \(otherHosts.count - 3) more"
+    }
+
+    /// "no progress in the gradient exchange of global step 57 for 11.2 s: a rank never arrived: ...".
+    private func waitingWords(_ phase: Phase, step: UInt64, seconds: Double) -> String {
+        let cause = otherHosts.isEmpty ? "a rank never arrived (stopped or frozen)"
+            : "a rank never arrived: stopped or frozen, or the link to its host (\(hostList)) or the host may be down"
+        return "no progress in \(phase.words) of global step \(step) for \(formatSeconds(seconds)) s: " + cause
     }
 
     private func formatSeconds(_ value: Double) -> String {
