@@ -46,13 +46,17 @@ struct MultiHostTests {
                                           stopSignal: { 0 }) {}
         watchdog.enter(.gradientExchange, step: 57)
         #expect(watchdog.stoppedWhileWaitingMessage(signal: SIGTERM) == nil, "a wait of a moment is not worth a line")
-        Thread.sleep(forTimeInterval: CollectiveWatchdog.waitWorthNaming + 0.05)
+        Thread.sleep(forTimeInterval: CollectiveWatchdog.waitWorthNaming(.gradientExchange) + 0.05)
         #expect(watchdog.stoppedWhileWaitingMessage(signal: 0) == nil, "no signal, no line")
         let message = try #require(watchdog.stoppedWhileWaitingMessage(signal: SIGTERM))
         #expect(message.hasPrefix("vae-dist: rank 0 of 2 on hosta, stopped by SIGTERM after waiting 1."))
         #expect(message.hasSuffix("s in the gradient exchange of global step 57 for the other ranks (on hostb)"))
+        watchdog.enter(.epochCollectives, step: 58)
+        Thread.sleep(forTimeInterval: CollectiveWatchdog.waitWorthNaming(.gradientExchange) + 0.05)
+        #expect(watchdog.stoppedWhileWaitingMessage(signal: SIGINT) == nil, "waiting for rank 0's epoch end is normal")
+        #expect(CollectiveWatchdog.waitWorthNaming(.epochCollectives) > CollectiveWatchdog.waitWorthNaming(.gradientExchange))
         watchdog.enter(.checkpoint, step: 58)
-        Thread.sleep(forTimeInterval: CollectiveWatchdog.waitWorthNaming + 0.05)
+        Thread.sleep(forTimeInterval: CollectiveWatchdog.waitWorthNaming(.gradientExchange) + 0.05)
         #expect(watchdog.stoppedWhileWaitingMessage(signal: SIGINT) == nil, "rank 0 writing is not waiting")
     }
 

@@ -69,9 +69,15 @@ public final class CollectiveWatchdog: @unchecked Sendable {
     /// Seconds a collective must have waited when a stop signal is pending for this rank to say what it waits
     /// for. When a host vanishes, mpirun's keep-alive (about 11 s of silence with the launcher's settings) or
     /// Slurm usually ends the job long before `timeout`: the ranks get SIGTERM, then SIGKILL, and this line is
-    /// what tells the user which step and which collective never finished. A healthy collective waits
-    /// milliseconds; one that waits for rank 0's checkpoint or images may wait longer, hence the plain wording.
-    public static let waitWorthNaming = 1.0
+    /// what tells the user which step and which collective never finished. The collectives of every step wait
+    /// milliseconds when all is well; those around a checkpoint or an epoch's end wait for rank 0's writing,
+    /// so a Ctrl-C there is not worth a line unless the wait is long.
+    static func waitWorthNaming(_ phase: Phase) -> Double {
+        switch phase {
+        case .checkpointCollectives, .epochCollectives: 10
+        default: 1
+        }
+    }
 
     /// Starts the watchdog thread; `timeout` ≤ 0 starts none (the watchdog then only records phases).
     /// `abort` should end the whole job (e.g. `MPI_Abort`); the message is already printed when it is called.
@@ -147,11 +153,11 @@ public final class CollectiveWatchdog: @unchecked Sendable {
     }
 
     /// The line to print when a stop signal is pending while this rank has waited in a collective for at least
-    /// `waitWorthNaming` seconds (or the timeout, if shorter); nil otherwise. It states what was pending, not
+    /// `waitWorthNaming(phase)` seconds (or the timeout, if shorter); nil otherwise. It states what was pending, not
     /// why: the stop may be a user's, and mpirun's own banner says when it lost a host.
     func stoppedWhileWaitingMessage(signal: Int32) -> String? {
         guard signal != 0, let (phase, step, seconds) = currentPhase(), phase.isCollective,
-              seconds >= min(Self.waitWorthNaming, timeout > 0 ? timeout : .infinity) else { return nil }
+              seconds >= min(Self.waitWorthNaming(phase), timeout > 0 ? timeout : .infinity) else { return nil }
         let others = otherHosts.isEmpty ? "" : " (on " + hostList + ")"
         return "vae-dist: \(whoAmI), stopped by \(StopSignals.name(signal)) after waiting "
             + "\(formatSeconds(seconds)) s in \(phase.words) of global step \(step) for the other ranks" + others
