@@ -221,20 +221,3 @@ func gemmStoreTile(
         }
     }
 }
-
-/// Like `gemmStoreTile` but writes the tile transposed: `c[j * ldc + r] (+)= tile[r, j]`.
-/// Used by `gemmBlockedNT`, which computes `Cᵀ` tiles (see GEMMDrivers.swift).
-@inline(__always)
-func gemmStoreTileTransposed(
-    _ tile: UnsafePointer<Float>, rows: Int, columns: Int,
-    into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
-) {
-    for j in 0..<columns {
-        let dst = c + j * ldc
-        if accumulate {
-            for r in 0..<rows { dst[r] += tile[r * GEMMTile.columns + j] }
-        } else {
-            for r in 0..<rows { dst[r] = tile[r * GEMMTile.columns + j] }
-        }
-    }
-}

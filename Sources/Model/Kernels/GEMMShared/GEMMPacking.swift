@@ -5,7 +5,8 @@
 //
 // Layouts (nr = `GEMMTile.columns`):
 // - column panels: `depth × nr` blocks, `panel[p * nr + j]` — the `B` operand;
-// - transposed panels: the same layout filled from the rows of a matrix stored the other way.
+// - transposed panels: the same layout filled from the rows of a matrix stored the other way
+//   (`gemmPackTransposedPanels`, one per target in its GEMMTranspose.swift).
 
 /// Copies `depth` rows × `columns` (< tile width) of a row-major matrix into one zero-padded
 /// `depth × GEMMTile.columns` panel.
@@ -16,29 +17,6 @@ func gemmPackColumnTail(
     for p in 0..<depth {
         let s = src + p * rowStride, d = dst + p * nr
         for j in 0..<nr { d[j] = j < columns ? s[j] : 0 }
-    }
-}
-
-/// Transposes `count` rows of `src` (row stride `rowStride`, `depth` used entries each) into
-/// `depth × GEMMTile.columns` panels: `panel[p * nr + j] = src[(j0 + j) * rowStride + p]`.
-func gemmPackTransposedPanels(
-    _ src: UnsafePointer<Float>, rowStride: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
-) {
-    let nr = GEMMTile.columns
-    var panel = dst
-    var j0 = 0
-    while j0 < count {
-        let width = min(nr, count - j0)
-        for j in 0..<nr {
-            if j < width {
-                let row = src + (j0 + j) * rowStride
-                for p in 0..<depth { panel[p * nr + j] = row[p] }
-            } else {
-                for p in 0..<depth { panel[p * nr + j] = 0 }
-            }
-        }
-        panel += nr * depth
-        j0 += nr
     }
 }
 
