@@ -23,6 +23,12 @@ enum GEMMTile {
 enum GEMMBlocking {
     /// Column block of a packed `B`: `depth × width` floats = 512 KiB, within a 1 MiB L2.
     static let width = 512
+    /// `gemm` copies `A`'s rows into `depth × rows` panels (`gemmPackRowPanel`): the micro-kernel then
+    /// reads one sequential stream at constant offsets instead of eight row streams (eight pointer
+    /// additions per depth step).
+    static let packsRowPanels = true
+    /// Rows of `A` packed at a time: `rowBlock × depth` floats = 256 KiB, beside the packed `B` block in L2.
+    static let rowBlock = 256
 }
 
 #if arch(x86_64)

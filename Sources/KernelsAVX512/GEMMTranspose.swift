@@ -80,6 +80,31 @@ func gemmStoreTileTransposed(
     }
 }
 
+/// Copies `rows` ≤ `GEMMTile.rows` rows of `src` (row stride `rowStride`) into a `depth × GEMMTile.rows`
+/// panel: `panel[p * mr + r] = src[r * rowStride + p]` (`gemmBlockedNN`'s `A`), full panels by 8 × 8 blocks.
+func gemmPackRowPanel(
+    _ src: UnsafePointer<Float>, rowStride: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
+) {
+    let mr = GEMMTile.rows
+    var done = 0
+#if arch(x86_64)
+    if rows == 8 && mr == 8 {
+        done = depth / 8 * 8
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 8) { buffer in
+            let v = buffer.baseAddress!
+            for p in stride(from: 0, to: done, by: 8) {
+                for r in 0..<8 { v[r] = _mm256_loadu_ps(src + r * rowStride + p) }
+                gemmTranspose8(v)
+                for q in 0..<8 { _mm256_storeu_ps(dst + (p + q) * mr, v[q]) }
+            }
+        }
+    }
+#endif
+    for p in done..<depth {
+        for r in 0..<rows { dst[p * mr + r] = src[r * rowStride + p] }
+    }
+}
+
 #if arch(x86_64)
 /// Transposes the 16 × 16 block `v[row][lane]` in place: four rounds, each swapping the off-diagonal
 /// `b × b` sub-blocks of every `2b × 2b` block (b = 8, 4, 2, 1) with one permute per row.

@@ -19,6 +19,11 @@ enum GEMMTile {
 enum GEMMBlocking {
     /// Column block of a packed `B`: `depth × width` floats = 512 KiB, within a 1 MiB L2.
     static let width = 512
+    /// `gemm` reads `A`'s rows in place: packing them into row panels timed no faster here
+    /// (`bench kernels --kernels avx2`), and the scalar copy (`gemmPackRowPanel`) would cost more.
+    static let packsRowPanels = false
+    /// Rows of `A` packed at a time where `packsRowPanels` (unused here).
+    static let rowBlock = 256
 }
 
 /// The AVX2 (or NEON) kernels, as `GEMMDispatch` calls them.

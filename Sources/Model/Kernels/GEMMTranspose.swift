@@ -45,3 +45,14 @@ func gemmStoreTileTransposed(
         }
     }
 }
+
+/// Copies `rows` ≤ `GEMMTile.rows` rows of `src` (row stride `rowStride`) into a `depth × GEMMTile.rows`
+/// panel: `panel[p * mr + r] = src[r * rowStride + p]`. Only where `GEMMBlocking.packsRowPanels`.
+func gemmPackRowPanel(
+    _ src: UnsafePointer<Float>, rowStride: Int, rows: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
+) {
+    let mr = GEMMTile.rows
+    for p in 0..<depth {
+        for r in 0..<rows { dst[p * mr + r] = src[r * rowStride + p] }
+    }
+}

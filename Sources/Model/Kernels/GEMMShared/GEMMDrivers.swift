@@ -8,7 +8,7 @@
 ///
 /// | form                 | kernel's `A` operand                  | kernel's `B` operand              |
 /// | -------------------- | ------------------------------------- | --------------------------------- |
-/// | `gemm`   A·B         | A's rows in place (6 row streams)     | B packed into column panels       |
+/// | `gemm`   A·B         | A's rows in place, or packed (AVX-512)| B packed into column panels       |
 /// | `gemmTN` Aᵀ·B        | A's row panel copied (or in place)    | B packed into column panels       |
 /// | `gemmNT` A·Bᵀ, thin k| A's rows in place                     | Bᵀ packed (transposing)           |
 /// | `gemmNT` A·Bᵀ, deep k| B's rows in place (computes Cᵀ)       | Aᵀ packed (transposing, batch)    |
@@ -50,10 +50,12 @@ private func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) 
     withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { body($0.baseAddress!) }
 }
 
-/// `C[m×n] (+)= A[m×k] · B[k×n]` (or `· Bᵀ` with `B` stored `[n×k]` when `bTransposed`). `A` (the
-/// batch) is read in place, six row streams; `B` (the weight) is packed per
-/// `depth × GEMMBlocking.width` block, panel by panel, which the hardware prefetchers follow
-/// (the micro-kernel reading a 16-column panel in place jumps a whole row per step).
+/// `C[m×n] (+)= A[m×k] · B[k×n]` (or `· Bᵀ` with `B` stored `[n×k]` when `bTransposed`). `B` (the
+/// weight) is packed per `depth × GEMMBlocking.width` block, panel by panel, which the hardware
+/// prefetchers follow (the micro-kernel reading a panel in place jumps a whole row per step). `A` (the
+/// batch) is read in place, one stream per tile row, or — where the target sets
+/// `GEMMBlocking.packsRowPanels` — copied per `GEMMBlocking.rowBlock` rows into `depth × rows` panels,
+/// so the micro-kernel reads one sequential stream with constant offsets.
 func gemmBlockedNN(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool, bTransposed: Bool = false
@@ -62,12 +64,15 @@ func gemmBlockedNN(
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
-    withScratch(kcMax * ncMax + mr * nr) { scratch in
-        let packedB = scratch, tile = scratch + kcMax * ncMax
-        let mFull = m / mr * mr
+    let mcMax = min((m + mr - 1) / mr * mr, GEMMBlocking.rowBlock)
+    withScratch(kcMax * ncMax + mr * nr + (GEMMBlocking.packsRowPanels ? mcMax * kcMax : 0)) { scratch in
+        let packedB = scratch, tile = scratch + kcMax * ncMax, packedA = tile + mr * nr
         var jcBlock = 0
         while jcBlock < n {
             let nc = min(GEMMBlocking.width, n - jcBlock)
+            // As in gemmBlockedTN: the copy pays off over many column panels, not for thin n (`bench
+            // kernels`: n = 60 and n = 30 ran 8-27% slower packed, n ≥ 500 up to 7% faster).
+            let packA = GEMMBlocking.packsRowPanels && nc >= 8 * nr
             var pc = 0
             while pc < k {
                 let kc = min(GEMMBlocking.depth, k - pc)
@@ -77,40 +82,69 @@ func gemmBlockedNN(
                 } else {
                     gemmPackColumnPanels(b + pc * n + jcBlock, rowStride: n, columns: nc, depth: kc, into: packedB)
                 }
-                var jc = 0
-                while jc < nc {
-                    let columns = min(nr, nc - jc), vectors = columns > GEMMLane.scalarCount ? 2 : 1
-                    let bPanel = packedB + jc * kc
-                    let cPanel = c + jcBlock + jc
-                    var ic = 0
-                    while ic < mFull {
-                        if columns == nr {
-                            gemmMicroKernel(depth: kc, a: a + ic * k + pc, aRowStride: k, aDepthStride: 1,
-                                            b: bPanel, bDepthStride: nr, c: cPanel + ic * n, ldc: n, accumulate: acc)
-                        } else {
-                            gemmMicroKernelRows(mr, vectors: vectors, depth: kc, a: a + ic * k + pc, aRowStride: k,
-                                                aDepthStride: 1, b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
-                            gemmStoreTile(tile, rows: mr, columns: columns, into: cPanel + ic * n, ldc: n, accumulate: acc)
-                        }
-                        ic += mr
-                    }
-                    if mFull < m {  // last rows: a kernel of that many rows
-                        let rows = m - mFull, aRows = a + mFull * k + pc
-                        if columns == nr {
-                            gemmMicroKernelRows(rows, depth: kc, a: aRows, aRowStride: k, aDepthStride: 1,
-                                                b: bPanel, bDepthStride: nr, c: cPanel + mFull * n, ldc: n, accumulate: acc)
-                        } else {
-                            gemmMicroKernelRows(rows, vectors: vectors, depth: kc, a: aRows, aRowStride: k, aDepthStride: 1,
-                                                b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
-                            gemmStoreTile(tile, rows: rows, columns: columns, into: cPanel + mFull * n, ldc: n, accumulate: acc)
+                var icBlock = 0
+                while icBlock < m {
+                    let mc = packA ? min(mcMax, m - icBlock) : m
+                    if packA {
+                        for i in stride(from: 0, to: mc, by: mr) {
+                            gemmPackRowPanel(a + (icBlock + i) * k + pc, rowStride: k, rows: min(mr, mc - i), depth: kc,
+                                             into: packedA + i * kc)
                         }
                     }
-                    jc += nr
+                    gemmNNColumnPanels(
+                        a: packA ? UnsafePointer(packedA) : a + icBlock * k + pc, rowStep: mr * (packA ? kc : k),
+                        aRowStride: packA ? 1 : k, aDepthStride: packA ? mr : 1, rows: mc,
+                        packedB: packedB, columns: nc, depth: kc, c: c + icBlock * n + jcBlock, ldc: n,
+                        accumulate: acc, tile: tile)
+                    icBlock += mc
                 }
                 pc += kc
             }
             jcBlock += nc
         }
+    }
+}
+
+/// The inner loops of `gemmBlockedNN`: every column panel of a packed `B` block times `rows` rows of
+/// `A` (row panel `i` at `a + i / mr * rowStep`, `A[r, p]` at `aRowStride`, `aDepthStride` inside it).
+@inline(__always)
+private func gemmNNColumnPanels(
+    a: UnsafePointer<Float>, rowStep: Int, aRowStride: Int, aDepthStride: Int, rows m: Int,
+    packedB: UnsafePointer<Float>, columns nc: Int, depth kc: Int,
+    c: UnsafeMutablePointer<Float>, ldc n: Int, accumulate acc: Bool, tile: UnsafeMutablePointer<Float>
+) {
+    let mr = GEMMTile.rows, nr = GEMMTile.columns
+    let mFull = m / mr * mr
+    var jc = 0
+    while jc < nc {
+        let columns = min(nr, nc - jc), vectors = columns > GEMMLane.scalarCount ? 2 : 1
+        let bPanel = packedB + jc * kc
+        let cPanel = c + jc
+        var ic = 0
+        while ic < mFull {
+            let aPanel = a + ic / mr * rowStep
+            if columns == nr {
+                gemmMicroKernel(depth: kc, a: aPanel, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                                b: bPanel, bDepthStride: nr, c: cPanel + ic * n, ldc: n, accumulate: acc)
+            } else {
+                gemmMicroKernelRows(mr, vectors: vectors, depth: kc, a: aPanel, aRowStride: aRowStride,
+                                    aDepthStride: aDepthStride, b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                gemmStoreTile(tile, rows: mr, columns: columns, into: cPanel + ic * n, ldc: n, accumulate: acc)
+            }
+            ic += mr
+        }
+        if mFull < m {  // last rows: a kernel of that many rows
+            let rows = m - mFull, aRows = a + mFull / mr * rowStep
+            if columns == nr {
+                gemmMicroKernelRows(rows, depth: kc, a: aRows, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                                    b: bPanel, bDepthStride: nr, c: cPanel + mFull * n, ldc: n, accumulate: acc)
+            } else {
+                gemmMicroKernelRows(rows, vectors: vectors, depth: kc, a: aRows, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                                    b: bPanel, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                gemmStoreTile(tile, rows: rows, columns: columns, into: cPanel + mFull * n, ldc: n, accumulate: acc)
+            }
+        }
+        jc += nr
     }
 }
 
