@@ -42,6 +42,24 @@ public final class NodeSharedMemory: @unchecked Sendable {
         try MPICommunicator.check(MPI_Barrier(node), "MPI_Barrier")
         try MPICommunicator.check(MPI_Win_sync(window), "MPI_Win_sync")
     }
+
+    /// This rank stops holding the window's pages among `floats` in its resident set; their contents stay
+    /// (`SharedPages`), so no other rank is affected and no synchronization is needed.
+    func releaseResidentPages(floats range: Range<Int>? = nil) {
+        let range = range ?? 0..<count
+        SharedPages.release(from: base + range.lowerBound, to: base + range.upperBound)
+    }
+
+    /// Zeroes the whole window a piece at a time, releasing each piece as it is done: the host's first
+    /// rank, which zeroes it, would otherwise keep all of it resident, also the parts only other ranks use.
+    func zeroWithoutHolding() {
+        let piece = 1 << 18  // 1 MiB
+        for start in stride(from: 0, to: count, by: piece) {
+            let range = start..<min(start + piece, count)
+            (base + range.lowerBound).update(repeating: 0, count: range.count)
+            releaseResidentPages(floats: range)
+        }
+    }
 }
 
 /// The node's shared-memory file system lacks room for the window; every rank throws it alike.
@@ -135,9 +153,9 @@ extension MPICommunicator {
         }
         let aligned = segment + (alignment - Int(bitPattern: segment) % alignment) % alignment
         let floatsBase = aligned.bindMemory(to: Float.self, capacity: floats)
-        if nodeRank == 0 { memset(aligned, 0, floats * MemoryLayout<Float>.stride) }
         try MPICommunicator.check(MPI_Win_lock_all(Int32(shim_mode_nocheck()), window), "MPI_Win_lock_all")
         let memory = NodeSharedMemory(window: window, node: node, rank: nodeRank, size: nodeSize, base: floatsBase, count: floats)
+        if nodeRank == 0 { memory.zeroWithoutHolding() }
         try memory.synchronize()
         return memory
     }

@@ -29,7 +29,7 @@ final class AdaptiveExchange: GradientExchange {
         self.active = active
         self.world = world
         self.schedule = schedule
-        Self.releaseIfReplica(exchanges[1 - active])
+        exchanges[1 - active].releaseMemory()
         let hook = ProcessInfo.processInfo.environment["VAE_DIST_EXCHANGE_SWITCH_EVERY"]
         switchEvery = try hook.map {
             guard let n = Int($0), n > 0 else { throw TrainingError("VAE_DIST_EXCHANGE_SWITCH_EVERY=\($0): not a positive integer") }
@@ -75,18 +75,25 @@ final class AdaptiveExchange: GradientExchange {
     }
 
     /// Hands the parameters, the moments and the step count to `next`, which becomes active. Collective.
+    /// Each buffer the rank no longer needs is released as soon as it is copied, so the rank never holds
+    /// both exchanges' memory at once (the idle one is released, `releaseMemory`).
     private func switchTo(_ next: Int) throws {
         let from = exchanges[active], to = exchanges[next]
         if let shared = to as? SharedMemoryExchange {
-            // Every rank holds the same replica: each writes its slice of the one shared copy.
+            // Every rank holds the same replica: each writes its slice of the one shared copy, and needs
+            // nothing else of its replica (whose gradients backward no longer writes).
+            from.gradients.discardContents()
             for (source, target) in [(from.parameters, to.parameters), (from.adam.firstMoment, to.adam.firstMoment),
                                      (from.adam.secondMoment, to.adam.secondMoment)] {
                 (target.baseAddress + shared.slice.lowerBound).update(from: source.baseAddress + shared.slice.lowerBound,
                                                                       count: shared.slice.count)
+                source.discardContents()
             }
             try shared.synchronizeForHandOver()
-        } else {
+        } else if let shared = from as? SharedMemoryExchange {
             // Out of shared memory: the last step ended with a synchronize, so every slice is complete.
+            shared.handOver(to: to)
+        } else {
             to.parameters.copy(from: from.parameters)
             to.adam.firstMoment.copy(from: from.adam.firstMoment)
             to.adam.secondMoment.copy(from: from.adam.secondMoment)
@@ -94,17 +101,6 @@ final class AdaptiveExchange: GradientExchange {
         to.adam.step = from.adam.step
         active = next
         lastStepEnd = nil
-        Self.releaseIfReplica(from)
-    }
-
-    /// The idle allreduce exchange's four buffers go back to the OS (each rank's own memory; the
-    /// node-shared window stays): switching to it later overwrites parameters and moments anyway, and
-    /// backward overwrites the gradients every step. Saves 16 bytes per parameter per rank while shared
-    /// memory runs.
-    private static func releaseIfReplica(_ exchange: any GradientExchange) {
-        guard exchange.hasReplicas else { return }
-        for buffer in [exchange.parameters, exchange.gradients, exchange.adam.firstMoment, exchange.adam.secondMoment] {
-            buffer.discardContents()
-        }
+        from.releaseMemory()
     }
 }

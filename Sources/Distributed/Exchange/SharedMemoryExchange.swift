@@ -54,6 +54,25 @@ final class SharedMemoryExchange: GradientExchange {
     /// After every rank has written its slice from a replica (`AdaptiveExchange`).
     func synchronizeForHandOver() throws { try memory.synchronize() }
 
+    /// This rank stops holding any page of the window; the window keeps its contents (`SharedPages`).
+    func releaseMemory() { memory.releaseResidentPages() }
+
+    /// Copies the parameters and both moments into `replica` (`AdaptiveExchange` switching to it), a
+    /// piece at a time, releasing each piece of the window once copied, and then the rest of the window:
+    /// the rank never holds the window and the replica at once. Not collective: the window's contents stay.
+    func handOver(to replica: any GradientExchange) {
+        let piece = 1 << 18  // 1 MiB
+        for (source, target) in [(parameters, replica.parameters), (adam.firstMoment, replica.adam.firstMoment),
+                                 (adam.secondMoment, replica.adam.secondMoment)] {
+            for start in stride(from: 0, to: source.count, by: piece) {
+                let count = min(piece, source.count - start)
+                (target.baseAddress + start).update(from: source.baseAddress + start, count: count)
+                SharedPages.release(from: source.baseAddress + start, to: source.baseAddress + start + count)
+            }
+        }
+        releaseMemory()
+    }
+
     func publish(_ write: () -> Void) throws {
         if memory.rank == 0 { write() }
         try memory.synchronize()
