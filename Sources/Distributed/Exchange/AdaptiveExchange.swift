@@ -46,6 +46,8 @@ final class AdaptiveExchange: GradientExchange {
     var gradientsReady: GradientsReady? { exchanges[active].gradientsReady }
 
     func publish(_ write: () -> Void) throws { try exchanges[active].publish(write) }
+    func releaseMemory() { exchanges[active].releaseMemory() }
+    func releaseSharedPages() { exchanges[active].releaseSharedPages() }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {
         let outcome = try exchanges[active].reduceAndUpdate()

@@ -46,11 +46,16 @@ protocol GradientExchange: AnyObject {
     /// memory held is then undefined until the exchange is handed the parameters and moments again, and
     /// backward writes the gradients anew. Not collective.
     func releaseMemory()
+    /// This rank stops holding the pages of memory it shares with other ranks (a node-shared window),
+    /// which keep their contents; private memory is left alone. Rank 0 calls it around writing a
+    /// checkpoint, which reads all of the moments, most of which other ranks update. Not collective.
+    func releaseSharedPages()
 }
 
 extension GradientExchange {
     var gradientsReady: GradientsReady? { nil }
     func releaseMemory() {}
+    func releaseSharedPages() {}
 }
 
 struct ExchangeOutcome {

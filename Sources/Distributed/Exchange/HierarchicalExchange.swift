@@ -71,6 +71,9 @@ final class HierarchicalExchange: GradientExchange {
         return ExchangeOutcome(finite: true, exchangeNanoseconds: (gathered - start) + (end - updated))
     }
 
+    /// The host's window keeps its contents (`SharedPages`).
+    func releaseSharedPages() { memory.releaseResidentPages() }
+
     func publish(_ write: () -> Void) throws {
         if memory.rank == 0 && acrossHosts.rank == 0 { write() }  // world rank 0
         try memory.synchronize()

@@ -56,6 +56,7 @@ final class SharedMemoryExchange: GradientExchange {
 
     /// This rank stops holding any page of the window; the window keeps its contents (`SharedPages`).
     func releaseMemory() { memory.releaseResidentPages() }
+    func releaseSharedPages() { memory.releaseResidentPages() }
 
     /// Copies the parameters and both moments into `replica` (`AdaptiveExchange` switching to it), a
     /// piece at a time, releasing each piece of the window once copied, and then the rest of the window:

@@ -35,6 +35,10 @@ extension DataParallelTrainer {
             parameterCount: parameters.count, parameterChecksum: parameters.checksum(),
             imageRows: dataset.train.images.rows, imageCols: dataset.train.images.cols,
             gradientExchange: exchange.mode.rawValue, reductionOrder: reduction.recorded)
+        // Writing reads all of the moments, of which a shared window holds most for the other ranks:
+        // read them in place of, not on top of, rank 0's own pages, and give them back afterwards.
+        exchange.releaseSharedPages()
+        defer { exchange.releaseSharedPages() }
         try runDirectory.saveCheckpoint(metadata: metadata, parameters: parameters, adam: adam, keep: config.keepCheckpoints)
     }
 
