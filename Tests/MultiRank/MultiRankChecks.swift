@@ -15,13 +15,14 @@ final class MultiRankChecks: @unchecked Sendable {
         for length in [0, 1, 3, 7, 1023, 65_537, 3_000_000] { check("allreduceSum Float, length \(length)") { try allreduceFloats(length) } }
         check("allreduceSum Double") { try allreduceDoubles() }
         if world.size & (world.size - 1) == 0 {
-            for length in [1, 2, 5, 4099, 1_000_003] {
+            // 524_289 = 2^19 + 1: halves of 262_144 and 262_145 floats, one chunk against two (TreeOrderAllreduce).
+            for length in [1, 2, 5, 4099, 524_289, 1_000_003] {
                 check("allreduceSumInTreeOrder, length \(length): the pairwise tree of ranks, bit for bit") {
                     try treeOrderAllreduce(length)
                 }
             }
             // As the overlapped exchange runs it: on a second thread, polling with sleeps in between.
-            for length in [3, 1_000_003] {
+            for length in [3, 524_289, 1_000_003] {
                 check("allreduceSumInTreeOrder polling on a second thread, length \(length): the same bits") {
                     guard world.callsFromAnotherThread else { return "MPI was not started with MPI_THREAD_SERIALIZED" }
                     final class Outcome: @unchecked Sendable { var result: Result<String?, Error> = .success("never ran") }

@@ -10,10 +10,14 @@ import MPIShim
 /// algorithm, with the partners at distance 1, 2, 4 … in that order: after the halving step at distance
 /// `d`, each element a rank holds is the sum of an aligned block of `2d` ranks, formed from two blocks of
 /// `d` — the pairwise tree `(x0 + x1) + (x2 + x3)`. Each rank sends and receives about twice the buffer in
-/// all, like a ring, in 2·log₂ n messages.
+/// all, like a ring, in 2·log₂ n steps (a halving step's message cut into chunks of 1 MiB).
 extension MPICommunicator {
     /// Message tag of the tree-order exchanges (point-to-point, so it must not meet other traffic).
     static let treeOrderTag: Int32 = 0x7472  // "tr"
+    /// Floats per message of the halving steps (1 MiB): what a rank receives is added a chunk at a time, so
+    /// its scratch is one chunk rather than half the buffer (5.7 MB for the deep model, which the C heap
+    /// then keeps for the rest of the run). Large enough that a message's latency does not matter.
+    static let treeOrderChunk = 1 << 18
 
     public func allreduceSumInTreeOrder(_ buffer: UnsafeMutableBufferPointer<Float>, waiting: CollectiveWait) throws {
         precondition(size & (size - 1) == 0, "allreduceSumInTreeOrder needs a power-of-two world size, not \(size)")
@@ -21,9 +25,11 @@ extension MPICommunicator {
         guard buffer.count <= MPICommunicator.maxChunk else {
             throw CommunicatorError("allreduceSumInTreeOrder: \(buffer.count) values exceed one MPI message")
         }
-        let received = UnsafeMutablePointer<Float>.allocate(capacity: (buffer.count + 1) / 2)
+        let chunk = Self.treeOrderChunk
+        let received = UnsafeMutablePointer<Float>.allocate(capacity: min(chunk, (buffer.count + 1) / 2))
         defer { received.deallocate() }
-        // Halving: keep one half of the current range, send the other to the partner, add what it sends.
+        // Halving: keep one half of the current range, send the other to the partner, add what it sends,
+        // a chunk at a time (both partners cut their halves at the same offsets, so chunk c meets chunk c).
         var range = 0..<buffer.count
         var halvings: [Range<Int>] = []
         var distance = 1
@@ -31,10 +37,13 @@ extension MPICommunicator {
             let (lower, upper) = Self.halves(of: range)
             let keepsLower = rank & distance == 0
             let (kept, given) = keepsLower ? (lower, upper) : (upper, lower)
-            try exchange(send: base + given.lowerBound, count: given.count,
-                         receive: received, count: kept.count, with: rank ^ distance, waiting: waiting)
             let target = base + kept.lowerBound
-            for i in 0..<kept.count { target[i] += received[i] }
+            for offset in stride(from: 0, to: max(kept.count, given.count), by: chunk) {
+                let receiveCount = max(0, min(chunk, kept.count - offset))
+                try exchange(send: base + given.lowerBound + offset, count: max(0, min(chunk, given.count - offset)),
+                             receive: received, count: receiveCount, with: rank ^ distance, waiting: waiting)
+                for i in 0..<receiveCount { target[offset + i] += received[i] }
+            }
             halvings.append(range)
             range = kept
             distance <<= 1

@@ -59,9 +59,11 @@ final class SharedMemoryExchange: GradientExchange {
     func releaseSharedPages() { memory.releaseResidentPages() }
 
     /// Copies the parameters and both moments into `replica` (`AdaptiveExchange` switching to it), a
-    /// piece at a time, releasing each piece of the window once copied, and then the rest of the window:
-    /// the rank never holds the window and the replica at once. Not collective: the window's contents stay.
+    /// piece at a time: first the whole window leaves this rank's resident set (its gradients too, which
+    /// the replica does not need), then each piece is read back, copied and released again, so the rank
+    /// holds the replica and at most one piece of the window. Not collective: the window's contents stay.
     func handOver(to replica: any GradientExchange) {
+        releaseMemory()
         let piece = 1 << 18  // 1 MiB
         for (source, target) in [(parameters, replica.parameters), (adam.firstMoment, replica.adam.firstMoment),
                                  (adam.secondMoment, replica.adam.secondMoment)] {
@@ -71,7 +73,6 @@ final class SharedMemoryExchange: GradientExchange {
                 SharedPages.release(from: source.baseAddress + start, to: source.baseAddress + start + count)
             }
         }
-        releaseMemory()
     }
 
     func publish(_ write: () -> Void) throws {

@@ -4,7 +4,8 @@ import Distributed
 import Model
 import FileFormats
 
-/// Times `allreduceSum` of Float buffers the size of the models' gradients.
+/// Times `allreduceSum` of Float buffers the size of the models' gradients, or with `--order tree` the
+/// tree-order allreduce that training runs (`--reduction-order canonical`, the default).
 ///
 /// Protocol (the same as scripts/bench/allreduce_c.c, so the two compare directly): per size, 20
 /// warm-up calls, then `iterations` times { barrier; t0 = MPI_Wtime; allreduce; t = MPI_Wtime - t0 },
@@ -16,7 +17,14 @@ struct BenchAllreduce: ParsableCommand {
         discussion: """
             Sizes default to the gradient buffers of the classic and the deep VAE (about 2.6 and 11.4 MB).
             Example: vae-dist launch -n 2 -- bench allreduce --iterations 500
+            `--order tree` times the fixed-tree allreduce training uses (power-of-two ranks); `native`
+            (the default) is MPI_Allreduce, as scripts/bench/allreduce-vs-c compares with C.
             """)
+
+    enum Order: String, ExpressibleByArgument, CaseIterable { case native, tree }
+
+    @Option(help: "native: MPI_Allreduce; tree: the fixed-tree allreduce of training.")
+    var order: Order = .native
 
     @Option(help: "Buffer sizes in Floats (comma-separated; default: the classic and the deep VAE's gradients).")
     var floats: String?
@@ -47,17 +55,23 @@ struct BenchAllreduce: ParsableCommand {
     func run() throws {
         let sizes = parsedSizes()!
         runOnWorld { world in
+            if order == .tree && world.size & (world.size - 1) != 0 {
+                throw ValidationError("--order tree needs a power of two of ranks, not \(world.size).")
+            }
             for count in sizes {
                 // The trainer's own gradient buffer type: 2 MiB-aligned and huge-page advised from 2 MiB up.
                 let buffer = FlatBuffer(count: count)
                 let pointer = UnsafeMutableBufferPointer(start: buffer.baseAddress, count: count)
-                for _ in 0..<20 { try world.allreduceSum(pointer) }
+                let allreduce = { [order] in
+                    order == .tree ? try world.allreduceSumInTreeOrder(pointer, waiting: .spinning) : try world.allreduceSum(pointer)
+                }
+                for _ in 0..<20 { try allreduce() }
                 var times = [Double]()
                 times.reserveCapacity(iterations)
                 for _ in 0..<iterations {
                     try world.barrier()
                     let start = MPICommunicator.wallTime()
-                    try world.allreduceSum(pointer)
+                    try allreduce()
                     times.append(MPICommunicator.wallTime() - start)
                 }
                 guard world.isRoot else { continue }
@@ -65,12 +79,12 @@ struct BenchAllreduce: ParsableCommand {
                 let bytes = Double(count * MemoryLayout<Float>.stride)
                 if json {
                     print(JSONLine.encode(AllreduceLine(
-                        np: world.size, floats: count, bytes: Int(bytes), iterations: iterations, minMS: summary.min * 1e3,
+                        order: order.rawValue, np: world.size, floats: count, bytes: Int(bytes), iterations: iterations, minMS: summary.min * 1e3,
                         medianMS: summary.median * 1e3, maxMS: summary.max * 1e3, algbwGBps: bytes / summary.median / 1e9)))
                 } else {
                     print(String(
-                        format: "allreduce swift np=%d floats=%d (%.1f MB) iters=%d min=%.3f ms median=%.3f ms max=%.3f ms algbw=%.2f GB/s",
-                        world.size, count, bytes / 1e6, iterations, summary.min * 1e3, summary.median * 1e3,
+                        format: "allreduce swift %@ np=%d floats=%d (%.1f MB) iters=%d min=%.3f ms median=%.3f ms max=%.3f ms algbw=%.2f GB/s",
+                        order.rawValue, world.size, count, bytes / 1e6, iterations, summary.min * 1e3, summary.median * 1e3,
                         summary.max * 1e3, bytes / summary.median / 1e9))
                 }
             }
@@ -81,10 +95,10 @@ struct BenchAllreduce: ParsableCommand {
 /// One `bench allreduce --json` line; scripts/bench/allreduce-vs-c reads it beside the C program's.
 private struct AllreduceLine: Encodable {
     var bench = "allreduce", impl = "swift"
-    var np: Int, floats: Int, bytes: Int, iterations: Int
+    var order: String, np: Int, floats: Int, bytes: Int, iterations: Int
     var minMS: Double, medianMS: Double, maxMS: Double, algbwGBps: Double
     enum CodingKeys: String, CodingKey {
-        case bench, impl, np, floats, bytes, iterations
+        case bench, impl, order, np, floats, bytes, iterations
         case minMS = "min_ms", medianMS = "median_ms", maxMS = "max_ms", algbwGBps = "algbw_gbps"
     }
 }
