@@ -70,14 +70,7 @@ func gemmStoreTileTransposed(
         }
     }
 #endif
-    for j in done..<columns {
-        let dst = c + j * ldc
-        if accumulate {
-            for r in 0..<rows { dst[r] += tile[r * GEMMTile.columns + j] }
-        } else {
-            for r in 0..<rows { dst[r] = tile[r * GEMMTile.columns + j] }
-        }
-    }
+    gemmStoreTileTransposedScalar(tile, rows: rows, columns: done..<columns, into: c, ldc: ldc, accumulate: accumulate)
 }
 
 /// Copies `rows` ≤ `GEMMTile.rows` rows of `src` (row stride `rowStride`) into a `depth × GEMMTile.rows`
@@ -153,22 +146,5 @@ private func gemmTranspose8(_ v: UnsafeMutablePointer<SIMD8<Float>>) {
     let lo1 = unsafeBitCast(I(0, 8, 2, 10, 4, 12, 6, 14), to: __m256i.self)
     let hi1 = unsafeBitCast(I(1, 9, 3, 11, 5, 13, 7, 15), to: __m256i.self)
     pair(0, 1, lo1, hi1); pair(2, 1, lo1, hi1); pair(4, 1, lo1, hi1); pair(6, 1, lo1, hi1)
-}
-#else
-/// The scalar transposition (as in the AVX2 build) where the target has no x86 permutes.
-private func gemmPackTransposedPanelsScalar(
-    _ src: UnsafePointer<Float>, rowStride: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
-) {
-    let nr = GEMMTile.columns
-    var panel = dst, j0 = 0
-    while j0 < count {
-        let width = min(nr, count - j0)
-        for j in 0..<nr {
-            let row = src + (j0 + j) * rowStride
-            for p in 0..<depth { panel[p * nr + j] = j < width ? row[p] : 0 }
-        }
-        panel += nr * depth
-        j0 += nr
-    }
 }
 #endif

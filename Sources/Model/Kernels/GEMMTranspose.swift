@@ -11,22 +11,7 @@
 func gemmPackTransposedPanels(
     _ src: UnsafePointer<Float>, rowStride: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
 ) {
-    let nr = GEMMTile.columns
-    var panel = dst
-    var j0 = 0
-    while j0 < count {
-        let width = min(nr, count - j0)
-        for j in 0..<nr {
-            if j < width {
-                let row = src + (j0 + j) * rowStride
-                for p in 0..<depth { panel[p * nr + j] = row[p] }
-            } else {
-                for p in 0..<depth { panel[p * nr + j] = 0 }
-            }
-        }
-        panel += nr * depth
-        j0 += nr
-    }
+    gemmPackTransposedPanelsScalar(src, rowStride: rowStride, count: count, depth: depth, into: dst)
 }
 
 /// Like `gemmStoreTile` but writes the tile transposed: `c[j * ldc + r] (+)= tile[r, j]`.
@@ -36,14 +21,7 @@ func gemmStoreTileTransposed(
     _ tile: UnsafePointer<Float>, rows: Int, columns: Int,
     into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
 ) {
-    for j in 0..<columns {
-        let dst = c + j * ldc
-        if accumulate {
-            for r in 0..<rows { dst[r] += tile[r * GEMMTile.columns + j] }
-        } else {
-            for r in 0..<rows { dst[r] = tile[r * GEMMTile.columns + j] }
-        }
-    }
+    gemmStoreTileTransposedScalar(tile, rows: rows, columns: 0..<columns, into: c, ldc: ldc, accumulate: accumulate)
 }
 
 /// Copies `rows` ≤ `GEMMTile.rows` rows of `src` (row stride `rowStride`) into a `depth × GEMMTile.rows`

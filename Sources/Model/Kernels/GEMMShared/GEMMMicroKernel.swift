@@ -221,3 +221,21 @@ func gemmStoreTile(
         }
     }
 }
+
+/// Writes (or adds) columns `columns` of a tile transposed: `c[j * ldc + r] (+)= tile[r, j]`, one scalar at a
+/// time. Each target's `gemmStoreTileTransposed` (GEMMTranspose.swift) stores what its shuffles do not cover
+/// with it: all of the tile on AVX2, the columns past the last 8 × 8 block on AVX-512.
+@inline(__always)
+func gemmStoreTileTransposedScalar(
+    _ tile: UnsafePointer<Float>, rows: Int, columns: Range<Int>,
+    into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    for j in columns {
+        let dst = c + j * ldc
+        if accumulate {
+            for r in 0..<rows { dst[r] += tile[r * GEMMTile.columns + j] }
+        } else {
+            for r in 0..<rows { dst[r] = tile[r * GEMMTile.columns + j] }
+        }
+    }
+}

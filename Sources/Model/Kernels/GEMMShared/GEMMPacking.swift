@@ -60,3 +60,27 @@ func gemmPackDepthRows(
         for r in 0..<rows { d[r] = s[r] }
     }
 }
+
+/// Transposes `count` rows of `src` (row stride `rowStride`, `depth` used entries each) into zero-padded
+/// `depth × GEMMTile.columns` panels, one scalar at a time: `panel[p * nr + j] = src[(j0 + j) * rowStride + p]`.
+/// The AVX2 build's `gemmPackTransposedPanels` (GEMMTranspose.swift), and the AVX-512 one's off x86.
+func gemmPackTransposedPanelsScalar(
+    _ src: UnsafePointer<Float>, rowStride: Int, count: Int, depth: Int, into dst: UnsafeMutablePointer<Float>
+) {
+    let nr = GEMMTile.columns
+    var panel = dst
+    var j0 = 0
+    while j0 < count {
+        let width = min(nr, count - j0)
+        for j in 0..<nr {
+            if j < width {
+                let row = src + (j0 + j) * rowStride
+                for p in 0..<depth { panel[p * nr + j] = row[p] }
+            } else {
+                for p in 0..<depth { panel[p * nr + j] = 0 }
+            }
+        }
+        panel += nr * depth
+        j0 += nr
+    }
+}
