@@ -43,22 +43,14 @@ public final class NodeSharedMemory: @unchecked Sendable {
         try MPICommunicator.check(MPI_Win_sync(window), "MPI_Win_sync")
     }
 
-    /// This rank stops holding the window's pages among `floats` in its resident set; their contents stay
-    /// (`SharedPages`), so no other rank is affected and no synchronization is needed.
-    func releaseResidentPages(floats range: Range<Int>? = nil) {
-        let range = range ?? 0..<count
-        SharedPages.release(from: base + range.lowerBound, to: base + range.upperBound)
-    }
+    /// This rank stops holding the window's pages in its resident set; their contents stay (`SharedPages`),
+    /// so no other rank is affected and no synchronization is needed.
+    func releaseResidentPages() { SharedPages.release(from: base, to: base + count) }
 
     /// Zeroes the whole window a piece at a time, releasing each piece as it is done: the host's first
     /// rank, which zeroes it, would otherwise keep all of it resident, also the parts only other ranks use.
     func zeroWithoutHolding() {
-        let piece = 1 << 18  // 1 MiB
-        for start in stride(from: 0, to: count, by: piece) {
-            let range = start..<min(start + piece, count)
-            (base + range.lowerBound).update(repeating: 0, count: range.count)
-            releaseResidentPages(floats: range)
-        }
+        SharedPages.piecewise(base, count: count) { (base + $0.lowerBound).update(repeating: 0, count: $0.count) }
     }
 }
 

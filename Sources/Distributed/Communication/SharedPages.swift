@@ -36,4 +36,18 @@ enum SharedPages {
         _ = madvise(UnsafeMutableRawPointer(bitPattern: pages.lowerBound), pages.count, MADV_DONTNEED)
         #endif
     }
+
+    /// Floats per piece of `piecewise` (1 MiB).
+    static let pieceFloats = 1 << 18
+
+    /// Runs `body` on `0..<count` a piece of `pieceFloats` at a time and releases each piece of the shared
+    /// floats at `base` after it: a rank that must touch all of a window (zeroing it, copying it out) then
+    /// holds at most one piece of it.
+    static func piecewise(_ base: UnsafeMutablePointer<Float>, count: Int, _ body: (Range<Int>) -> Void) {
+        for start in stride(from: 0, to: count, by: pieceFloats) {
+            let range = start..<min(start + pieceFloats, count)
+            body(range)
+            release(from: base + range.lowerBound, to: base + range.upperBound)
+        }
+    }
 }

@@ -64,13 +64,10 @@ final class SharedMemoryExchange: GradientExchange {
     /// holds the replica and at most one piece of the window. Not collective: the window's contents stay.
     func handOver(to replica: any GradientExchange) {
         releaseMemory()
-        let piece = 1 << 18  // 1 MiB
         for (source, target) in [(parameters, replica.parameters), (adam.firstMoment, replica.adam.firstMoment),
                                  (adam.secondMoment, replica.adam.secondMoment)] {
-            for start in stride(from: 0, to: source.count, by: piece) {
-                let count = min(piece, source.count - start)
-                (target.baseAddress + start).update(from: source.baseAddress + start, count: count)
-                SharedPages.release(from: source.baseAddress + start, to: source.baseAddress + start + count)
+            SharedPages.piecewise(source.baseAddress, count: source.count) {
+                (target.baseAddress + $0.lowerBound).update(from: source.baseAddress + $0.lowerBound, count: $0.count)
             }
         }
     }

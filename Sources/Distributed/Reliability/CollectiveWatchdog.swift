@@ -15,6 +15,10 @@ import Synchronization
 /// A rank that cannot run at all (stopped with SIGSTOP, its host frozen, its link down) is reported by the
 /// waiting ranks instead: "no progress in the gradient exchange ...; the link or the host may be down".
 ///
+/// When mpirun or Slurm ends the job first (their keep-alive notices a silent host within seconds, long
+/// before a default timeout), the rank they stop while it waits in a collective says what it waited for
+/// (`stoppedWhileWaitingMessage`), so the user learns the step and the collective that never finished.
+///
 /// `MPI_Abort` itself can hang when a host it must reach is gone; `MPICommunicator.abort` then leaves by
 /// itself a few seconds later, so every rank (the one that noticed and the ones cut off with it) ends within
 /// the timeout plus a few seconds, and `mpirun` (whose keep-alive settings the launcher sets for multi-host
