@@ -79,7 +79,8 @@ public enum ElementwiseAdam {
         }
     }
 
-    /// The one loop: 16 parameters at a time, `gradient(i, n)` loads (or sums) the gradient of i..<i+n.
+    /// The one loop: 16 parameters at a time (`VectorMath.forEachBlock`), `gradient(i, n)` loads (or sums)
+    /// the gradient of i..<i+n.
     @inline(__always)
     static func update(
         parameters: UnsafeMutablePointer<Float>, firstMoment m: UnsafeMutablePointer<Float>,
@@ -87,9 +88,7 @@ public enum ElementwiseAdam {
         gradient: (Int, Int) -> VectorMath.Vector
     ) {
         let b1 = VectorMath.Vector(repeating: c.beta1), b2 = VectorMath.Vector(repeating: c.beta2)
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let n = min(16, range.upperBound - i)
+        VectorMath.forEachBlock(range) { i, n in
             let theta = VectorMath.loadPartial(parameters + i, count: n)
             var g = gradient(i, n)
             if c.weightDecay != 0 { g.addProduct(c.weightDecay, theta) }
@@ -99,7 +98,6 @@ public enum ElementwiseAdam {
             VectorMath.storePartial(mNew, m + i, count: n)
             VectorMath.storePartial(vNew, v + i, count: n)
             VectorMath.storePartial(theta - c.stepSize * mNew / denominator, parameters + i, count: n)
-            i += n
         }
     }
 }

@@ -18,13 +18,10 @@ public enum ElementwiseBias {
         let relu = activation == .relu
         for r in 0..<rows {
             let row = y + r * cols
-            var j = 0
-            while j < cols {
-                let n = min(16, cols - j)
+            VectorMath.forEachBlock(0..<cols) { j, n in
                 var v = VectorMath.loadPartial(row + j, count: n) + VectorMath.loadPartial(bias + j, count: n)
                 if relu { v = v.replacing(with: 0, where: v .< 0) }
                 VectorMath.storePartial(v, row + j, count: n)
-                j += 16
             }
         }
     }
@@ -40,10 +37,8 @@ public enum ElementwiseBias {
         var levels = 0
         while 1 << levels < leaves.count { levels += 1 }
         withUnsafeTemporaryAllocation(of: VectorMath.Vector.self, capacity: levels + 1) { pending in
-            var j = 0
             // Column blocks outermost: the 16 bias-gradient sums stay in one register across a leaf's rows.
-            while j < cols {
-                let n = min(16, cols - j)
+            VectorMath.forEachBlock(0..<cols) { j, n in
                 var sum = VectorMath.Vector()
                 for leaf in 0..<leaves.count {
                     sum = VectorMath.Vector()
@@ -67,7 +62,6 @@ public enum ElementwiseBias {
                     pending[level] = sum
                 }
                 VectorMath.storePartial(sum, biasGradient + j, count: n)
-                j += 16
             }
         }
     }

@@ -20,12 +20,10 @@ public enum ElementwiseLoss {
         count: Int, gradientScale: Float
     ) -> Double {
         var total = 0.0
-        var i = 0
         // Each vector of 16 loss terms is widened to Double before it is added: the sum then carries only
         // the rounding of the individual terms (this keeps finite-difference checks of the loss tight).
         var acc = SIMD16<Double>()
-        while i < count {
-            let n = min(16, count - i)
+        VectorMath.forEachBlock(0..<count) { i, n in
             let l = VectorMath.loadPartial(logits + i, count: n)
             let x = VectorMath.loadPartial(targets + i, count: n)
             let t = VectorMath.expNonPositive(-VectorMath.magnitude(l))         // e^{−|l|} ∈ (0, 1]
@@ -35,7 +33,6 @@ public enum ElementwiseLoss {
             let sigmoid = inverse.replacing(with: t * inverse, where: l .< 0)   // σ(l) without overflow
             VectorMath.storePartial((sigmoid - x) * gradientScale, gradient + i, count: n)
             if n == 16 { VectorMath.accumulate(loss, into: &acc) } else { total += VectorMath.partialSum(loss, count: n) }
-            i += n
         }
         return total + acc.sum()
     }
@@ -52,10 +49,8 @@ public enum ElementwiseLoss {
         let inverseVariance = 1 / (sigma * sigma)
         let constant = 0.5 * log(2 * Double.pi * Double(sigma) * Double(sigma))
         var squares = 0.0
-        var i = 0
         var acc = SIMD16<Double>()
-        while i < count {
-            let n = min(16, count - i)
+        VectorMath.forEachBlock(0..<count) { i, n in
             let l = VectorMath.loadPartial(logits + i, count: n)
             let x = VectorMath.loadPartial(targets + i, count: n)
             let t = VectorMath.expNonPositive(-VectorMath.magnitude(l))
@@ -65,7 +60,6 @@ public enum ElementwiseLoss {
             let g = d * inverseVariance * f * (1 - f) * gradientScale
             VectorMath.storePartial(g, gradient + i, count: n)
             if n == 16 { VectorMath.accumulate(d * d, into: &acc) } else { squares += VectorMath.partialSum(d * d, count: n) }
-            i += n
         }
         squares += acc.sum()
         return 0.5 * squares * Double(inverseVariance) + constant * Double(count)
@@ -73,14 +67,11 @@ public enum ElementwiseLoss {
 
     /// Probabilities σ(l) from logits (decode, sampling), overwriting `out` (which may equal `logits`).
     public static func sigmoid(_ logits: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i < count {
-            let n = min(16, count - i)
+        VectorMath.forEachBlock(0..<count) { i, n in
             let l = VectorMath.loadPartial(logits + i, count: n)
             let t = VectorMath.expNonPositive(-VectorMath.magnitude(l))
             let inverse = 1 / (1 + t)
             VectorMath.storePartial(inverse.replacing(with: t * inverse, where: l .< 0), out + i, count: n)
-            i += n
         }
     }
 }

@@ -66,6 +66,21 @@ public enum VectorMath {
         return unsafeBitCast(bits, to: Vector.self)
     }
 
+    /// Calls `body(start, count)` for the 16-float blocks of `range` in order: every full block with the
+    /// constant count 16, then the partial tail (count < 16) if any. Written as two loops so that, once
+    /// `body` is inlined, the full blocks' `loadPartial`/`storePartial` fold to plain vector moves: one
+    /// loop with a variable count keeps the partial paths alive inside the hot loop, and Adam then ran at
+    /// half speed (scalar lanes, stack spills).
+    @inlinable @inline(__always)
+    public static func forEachBlock(_ range: Range<Int>, _ body: (_ start: Int, _ count: Int) -> Void) {
+        var i = range.lowerBound
+        while range.upperBound - i >= 16 {
+            body(i, 16)
+            i += 16
+        }
+        if i < range.upperBound { body(i, range.upperBound - i) }
+    }
+
     /// Loads `count` ≤ 16 floats, padding the rest with `fill`.
     @inlinable @inline(__always)
     public static func loadPartial(_ p: UnsafePointer<Float>, count: Int, fill: Float = 0) -> Vector {
