@@ -148,6 +148,16 @@ private func gemmNNColumnPanels(
     }
 }
 
+/// Whether `gemmTN` (and its leaves form) reads `B` — the batch-sized output gradient — in place
+/// instead of packing it: where `C` has at most three row panels (the decoder's first layer, 20 or 30
+/// latent inputs), each `B` panel is read that few times, and the packing pass (a read and a write of
+/// all of `B`) costs about as much as the FMAs. `n` must be whole lane vectors, so that the last column
+/// panel's kernel reads no float past a row of `B`.
+@inline(__always)
+func gemmReadsBInPlace(m: Int, n: Int) -> Bool {
+    m <= 3 * GEMMTile.rows && n % GEMMLane.scalarCount == 0
+}
+
 /// `C[m×n] (+)= Aᵀ · B`, `A` stored `[k×m]`, `B` stored `[k×n]`. A depth step of a tile's `Aᵀ`
 /// rows is contiguous in `A` (six floats, `m` apart per step); `B` (batch × out) is packed and stays
 /// in L2. Row panels of `C` are the outer loop so `C` — the big weight gradient — is written row
@@ -170,7 +180,15 @@ func gemmBlockedTN(
             while pc < k {
                 let kc = min(GEMMBlocking.depth, k - pc)
                 let acc = accumulate || pc > 0
-                gemmPackColumnPanels(b + pc * n + jcBlock, rowStride: n, columns: nc, depth: kc, into: packedB)
+                let inPlace = gemmReadsBInPlace(m: m, n: n)
+                if !inPlace {
+                    gemmPackColumnPanels(b + pc * n + jcBlock, rowStride: n, columns: nc, depth: kc, into: packedB)
+                }
+                // Column panel `jc` of this block, and the stride between its depth steps.
+                let bStep = inPlace ? n : nr
+                func bPanel(_ jc: Int) -> UnsafePointer<Float> {
+                    inPlace ? b + pc * n + jcBlock + jc : UnsafePointer(packedB + jc * kc)
+                }
                 var ic = 0
                 while ic < m {
                     let rows = min(mr, m - ic)
@@ -186,11 +204,11 @@ func gemmBlockedTN(
                     while jc < ncFull {
                         if rows == mr {
                             gemmMicroKernel(depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
-                                            b: packedB + jc * kc, bDepthStride: nr,
+                                            b: bPanel(jc), bDepthStride: bStep,
                                             c: cRow + jc, ldc: n, accumulate: acc)
                         } else {  // last rows: a kernel of that many rows
                             gemmMicroKernelRows(rows, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
-                                                b: packedB + jc * kc, bDepthStride: nr,
+                                                b: bPanel(jc), bDepthStride: bStep,
                                                 c: cRow + jc, ldc: n, accumulate: acc)
                         }
                         jc += nr
@@ -198,7 +216,7 @@ func gemmBlockedTN(
                     if jc < nc {  // last columns: through the scratch tile
                         let vectors = nc - jc > GEMMLane.scalarCount ? 2 : 1
                         gemmMicroKernelRows(rows, vectors: vectors, depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,
-                                            b: packedB + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
+                                            b: bPanel(jc), bDepthStride: bStep, c: tile, ldc: nr, accumulate: false)
                         gemmStoreTile(tile, rows: rows, columns: nc - jc, into: cRow + jc, ldc: n, accumulate: acc)
                     }
                     ic += mr

@@ -4,7 +4,7 @@
 /// subtree (see BatchLeaves.swift). Compiled once per instruction set, like `gemmBlockedTN`.
 ///
 /// `boundaries` are the leaves' start offsets into the depth, then `k` (a power-of-two count of leaves).
-/// The whole depth of a column block is packed at once, so all leaves of one `C` tile are computed in a
+/// The whole depth of a column block is packed at once (or read in place, `gemmReadsBInPlace`), so all leaves of one `C` tile are computed in a
 /// row while the tree's partial sums sit in L1: scratch tile `level` holds the pending sum of 2^level
 /// leaves (a binary counter). Leaf `i`, with `t` trailing one bits, adds tiles `0 ..< t` to its
 /// accumulators as the micro-kernel stores them — `tile[t−1] + (… + (tile[0] + leaf))` — and stores the
@@ -31,7 +31,8 @@ func gemmBlockedTNLeaves(
             var jcBlock = 0
             while jcBlock < n {
                 let nc = min(ncMax, n - jcBlock)
-                gemmPackColumnPanels(b + jcBlock, rowStride: n, columns: nc, depth: k, into: packedB)
+                let inPlace = gemmReadsBInPlace(m: m, n: n), bStep = inPlace ? n : nr
+                if !inPlace { gemmPackColumnPanels(b + jcBlock, rowStride: n, columns: nc, depth: k, into: packedB) }
                 var ic = 0
                 while ic < m {
                     let rows = min(mr, m - ic)
@@ -42,18 +43,19 @@ func gemmBlockedTNLeaves(
                     }
                     var jc = 0
                     while jc < nc {
-                        let columns = min(nr, nc - jc), bPanel = packedB + jc * k, cTile = c + ic * n + jcBlock + jc
+                        let columns = min(nr, nc - jc), cTile = c + ic * n + jcBlock + jc
+                        let bPanel = inPlace ? b + jcBlock + jc : UnsafePointer(packedB + jc * k)
                         for leaf in 0..<leafCount {
                             let start = boundaries[leaf], leafDepth = boundaries[leaf + 1] - start
                             let adds = (~leaf).trailingZeroBitCount, last = leaf == leafCount - 1
                             if rows == mr && columns == nr {
                                 gemmMicroKernel(depth: leafDepth, a: aPanel + start * aStep, aRowStride: 1,
-                                                aDepthStride: aStep, b: bPanel + start * nr, bDepthStride: nr,
+                                                aDepthStride: aStep, b: bPanel + start * bStep, bDepthStride: bStep,
                                                 c: last ? cTile : pending[adds], ldc: last ? n : nr,
                                                 accumulate: last && accumulate, adding: pending, tileCount: adds)
                             } else {
                                 gemmLeafEdgeTile(rows: rows, columns: columns, depth: leafDepth, a: aPanel + start * aStep,
-                                                 aStep: aStep, b: bPanel + start * nr, pending: pending, adds: adds,
+                                                 aStep: aStep, b: bPanel + start * bStep, bStep: bStep, pending: pending, adds: adds,
                                                  into: last ? cTile : pending[adds], ldc: last ? n : nr,
                                                  accumulate: last && accumulate, scratch: pending[levels])
                             }
@@ -71,13 +73,13 @@ func gemmBlockedTNLeaves(
 /// One leaf of a partial tile (fewer rows or columns): the edge micro-kernel with the same fused adds as a
 /// full tile. A tile narrower than the panel goes through `scratch` to `C` (the kernel writes whole vectors).
 private func gemmLeafEdgeTile(
-    rows: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, aStep: Int, b: UnsafePointer<Float>,
+    rows: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, aStep: Int, b: UnsafePointer<Float>, bStep: Int,
     pending: UnsafePointer<UnsafeMutablePointer<Float>>, adds: Int,
     into target: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: UnsafeMutablePointer<Float>
 ) {
     let nr = GEMMTile.columns, narrow = columns < nr && ldc != nr
     gemmMicroKernelRows(rows, vectors: columns > GEMMLane.scalarCount ? 2 : 1, depth: depth, a: a, aRowStride: 1,
-                        aDepthStride: aStep, b: b, bDepthStride: nr, c: narrow ? scratch : target, ldc: narrow ? nr : ldc,
+                        aDepthStride: aStep, b: b, bDepthStride: bStep, c: narrow ? scratch : target, ldc: narrow ? nr : ldc,
                         accumulate: accumulate && !narrow, adding: pending, tileCount: adds)
     if narrow { gemmStoreTile(scratch, rows: rows, columns: columns, into: target, ldc: ldc, accumulate: accumulate) }
 }
