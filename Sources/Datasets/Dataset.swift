@@ -10,32 +10,42 @@ import FileFormats
 /// An MNIST-format data set: a train and a test split loaded from one directory holding the four standard files
 /// (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`),
 /// each plain or gzip-compressed (`.gz`; the plain file wins when both exist).
+///
+/// The train split is always read; the test split is read with it or at its first use (`TestSplitLoading`), so a
+/// run that never reads it does not hold its pixels.
 public struct Dataset: Sendable {
     /// The name it was asked for (`mnist`, `fashion-mnist`) or the directory's path.
     public let name: String
     /// The directory it was loaded from.
     public let directory: String
     public let train: DataSplit
-    public let test: DataSplit
+    /// The test split's files, read by `load(test: .upFront)` or by the first `test`.
+    public let testSplit: LazySplit
 
-    /// Loads the four files from `directory`.
-    public static func load(directory: String, name: String? = nil, classCount: Int = 10) throws -> Dataset {
+    /// The test split, read now if it was not yet (see `TestSplitLoading`); a bad test file throws its one-line
+    /// error here, every time.
+    public var test: DataSplit {
+        get throws { try testSplit.get() }
+    }
+
+    /// Loads the four files from `directory`: the train split now, the test split as `test` says.
+    public static func load(directory: String, name: String? = nil, classCount: Int = 10,
+                            test loading: TestSplitLoading = .upFront) throws -> Dataset {
         let paths = try DatasetLocator.filePaths(in: directory)
         let train = try DataSplit(imagesPath: paths[0], labelsPath: paths[1], classCount: classCount)
-        let test = try DataSplit(imagesPath: paths[2], labelsPath: paths[3], classCount: classCount)
-        guard train.featureCount == test.featureCount else {
-            throw FileFormatError(paths[2], "test images are \(test.images.rows)×\(test.images.cols) but train images are \(train.images.rows)×\(train.images.cols)")
-        }
-        return Dataset(name: name ?? directory, directory: directory, train: train, test: test)
+        let test = LazySplit(imagesPath: paths[2], labelsPath: paths[3], classCount: classCount,
+                             requiredShape: (train.images.rows, train.images.cols))
+        if loading == .upFront { _ = try test.get() }
+        return Dataset(name: name ?? directory, directory: directory, train: train, testSplit: test)
     }
 
     /// Finds the data set `nameOrDirectory` (see `DatasetLocator.locate`) and loads it.
     public static func load(
         _ nameOrDirectory: String, dataDirectory: String? = nil,
-        environment: [String: String] = DatasetLocator.processEnvironment()
+        environment: [String: String] = DatasetLocator.processEnvironment(), test loading: TestSplitLoading = .upFront
     ) throws -> Dataset {
         let directory = try DatasetLocator.locate(nameOrDirectory, dataDirectory: dataDirectory, environment: environment)
-        return try load(directory: directory, name: nameOrDirectory)
+        return try load(directory: directory, name: nameOrDirectory, test: loading)
     }
 }
 

@@ -22,10 +22,10 @@ struct DatasetLookupTests {
         let plain = IDX.encodeLabels(DataTestSupport.labels(count: 12))
         DataTestSupport.write(plain, to: directory + "/train-labels-idx1-ubyte")
         let dataset = try Dataset.load(directory: directory)
-        #expect(dataset.train.count == 12 && dataset.test.count == 5)
+        #expect(try dataset.train.count == 12 && dataset.test.count == 5)
         #expect(dataset.train.featureCount == 784)
         #expect(dataset.train.labels == DataTestSupport.labels(count: 12))
-        #expect(dataset.test.images == DataTestSupport.images(count: 5))
+        #expect(try dataset.test.images == DataTestSupport.images(count: 5))
     }
 
     @Test func lookupOrderIsFlagThenEnvironmentThenLocalThenSystem() throws {
@@ -104,12 +104,12 @@ struct DatasetLookupTests {
         let located = try DatasetLocator.locate("fashion-mnist", environment: [:], localRoot: root + "/none")
         #expect(located == DataTestSupport.fashionMNISTDirectory)
         let dataset = try Dataset.load(directory: located, name: "fashion-mnist")
-        #expect(dataset.train.count == 60_000 && dataset.test.count == 10_000)
+        #expect(try dataset.train.count == 60_000 && dataset.test.count == 10_000)
         #expect(dataset.train.images.rows == 28 && dataset.train.images.cols == 28)
         var perClass = [Int](repeating: 0, count: 10)
         for label in dataset.train.labels { perClass[Int(label)] += 1 }
         #expect(perClass == [Int](repeating: 6000, count: 10))
-        #expect(Set(dataset.test.labels) == Set(0...9))
+        #expect(try Set(dataset.test.labels) == Set(0...9))
         // A batch of real images is in [0, 1] and not blank.
         var batch = [Float](repeating: -1, count: 4 * 784)
         batch.withUnsafeMutableBufferPointer { dataset.train.fillBatch(indices: [0, 1, 59_999, 12_345], into: $0.baseAddress!) }

@@ -23,9 +23,10 @@ extension DataParallelTrainer {
         if config.evaluateEveryEpoch {
             let evaluator = DistributedEvaluator(network: network, parameters: parameters, world: world)
             watchdog?.enter(.epochEnd, step: globalStep)
-            let local = evaluator.localSums(on: dataset.test)
+            let split = try dataset.test  // read at start (init), so this cannot fail on some ranks only
+            let local = evaluator.localSums(on: split)
             watchdog?.enter(.epochCollectives, step: globalStep)
-            let test = try evaluator.mean(of: local, on: dataset.test)
+            let test = try evaluator.mean(of: local, on: split)
             metrics.testLoss = test.total
             metrics.testReconstruction = test.reconstruction
             metrics.testKL = test.kl
@@ -52,7 +53,7 @@ extension DataParallelTrainer {
         ]
         if let test = metrics.testLoss { values.append(.scalar(tag: "epoch/test_loss", value: Float(test))) }
         if config.imagesEveryEpoch {
-            let files = try runDirectory.writeImages(network: network, parameters: parameters, test: dataset.test, epoch: epoch + 1)
+            let files = try runDirectory.writeImages(network: network, parameters: parameters, test: try dataset.test, epoch: epoch + 1)
             values += [TensorBoardEvents.image(tag: "samples", pngFile: files.samples),
                        TensorBoardEvents.image(tag: "reconstructions", pngFile: files.reconstructions)].compactMap { $0 }
         }

@@ -94,6 +94,11 @@ public final class DataParallelTrainer {
         try Self.requireAgreement(fnv1a(Array(reductionOrder.rawValue.utf8)), what: "--reduction-order", world: world)
         try Self.requireAgreement(fnv1a(Array("\(overlap.mode.rawValue) \(overlap.bucketBytes)".utf8)),
                                   what: "--overlap and --bucket-kb", world: world)
+        // Every rank that will read the test split (evaluation; rank 0's images) reads it now, so a bad test file
+        // stops the run before its first step as one agreed error; a rank that never reads it (bench train,
+        // --no-eval --no-images) never loads it. A data set loaded with `.upFront` has it already.
+        let readsTest = config.readsTestSplit(writesImages: world.isRoot && runDirectory != nil)
+        try world.collectively { if readsTest { _ = try dataset.test } }
         var restored: TrainingCheckpoint?
         if let resume {
             restored = try Self.readCheckpoint(resume, config: config, network: network,

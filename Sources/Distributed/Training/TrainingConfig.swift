@@ -53,6 +53,13 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Whether training reads the test split on a rank: every rank evaluates its share of it after each epoch;
+    /// the rank that writes the per-epoch images (rank 0, with a run directory) draws reconstructions of it.
+    /// When false the rank never touches it, so it need not be loaded (`TestSplitLoading.onFirstUse`).
+    public func readsTestSplit(writesImages: Bool) -> Bool {
+        evaluateEveryEpoch || (imagesEveryEpoch && writesImages)
+    }
+
     /// The network this configuration describes, or a one-line reason why it describes none.
     public func networkSpec(inputSize: Int = 784, imageWidth: Int = 28) throws -> NetworkSpec {
         // Sizes from a checkpoint header are untrusted: Architecture traps on non-positive ones.

@@ -47,7 +47,8 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         runOnWorld { world in
-            let dataset = try world.collectively { try data.load() }
+            // Nothing here evaluates or draws images: the test split is never read, so never loaded.
+            let dataset = try world.collectively { try data.load(test: .onFirstUse) }
             var config = TrainingConfig()
             config.model = model
             config.architecture = architecture

@@ -57,7 +57,8 @@ struct DataCommand: ParsableCommand {
             let dataset = try data.load()
             print("\(dataset.name): \(dataset.directory)")
             print("train: \(dataset.train.count) images of \(dataset.train.images.rows)×\(dataset.train.images.cols)")
-            print("test:  \(dataset.test.count) images of \(dataset.test.images.rows)×\(dataset.test.images.cols)")
+            let test = try dataset.test
+            print("test:  \(test.count) images of \(test.images.rows)×\(test.images.cols)")
         }
     }
 }

@@ -37,16 +37,16 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         runOnWorld { world in
-            let dataset = try world.collectively { try data.load() }
+            let (dataset, test) = try world.collectively { let dataset = try data.load(); return (dataset, try dataset.test) }
             let (path, loaded) = try RunDirectory.readCheckpoint(checkpoint, world: world)
             let (network, parameters) = try world.collectively {
-                guard loaded.metadata.imageRows * loaded.metadata.imageCols == dataset.test.featureCount else {
-                    throw TrainingError("\(path): trained on \(loaded.metadata.imageRows)×\(loaded.metadata.imageCols) images, but \(dataset.name) has \(dataset.test.images.rows)×\(dataset.test.images.cols)")
+                guard loaded.metadata.imageRows * loaded.metadata.imageCols == test.featureCount else {
+                    throw TrainingError("\(path): trained on \(loaded.metadata.imageRows)×\(loaded.metadata.imageCols) images, but \(dataset.name) has \(test.images.rows)×\(test.images.cols)")
                 }
                 return try loaded.restoreNetwork(seed: seed)
             }
             let result = try LikelihoodEvaluator(network: network, parameters: parameters, world: world, samples: samples)
-                .evaluate(on: dataset.test, limit: examples)
+                .evaluate(on: test, limit: examples)
             guard world.isRoot else { return }
             let kind = network.spec.kind
             if json {

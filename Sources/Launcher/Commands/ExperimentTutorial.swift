@@ -95,7 +95,7 @@ struct Tutorial: ParsableCommand {
 
     func run() throws {
         runOnWorld { world in
-            let data = try world.collectively { try loadDataset() }
+            let (data, test) = try world.collectively { let data = try loadDataset(); return (data, try data.test) }
             let directory = try RunDirectory.establish(
                 out, default: { RunDirectory.defaultPath(model: "tutorial", dataset: data.name) }, world: world)
             if world.isRoot {
@@ -113,7 +113,7 @@ struct Tutorial: ParsableCommand {
                 try trainer.verifyReplicasInSync()
                 let trainSeconds = Date().timeIntervalSince(started)
                 let evaluation = try LikelihoodEvaluator(network: trainer.network, parameters: trainer.parameters, world: world,
-                                                         samples: samples).evaluate(on: data.test, limit: evalExamples)
+                                                         samples: samples).evaluate(on: test, limit: evalExamples)
                 if world.isRoot {
                     print(String(format: "[%@] test: negative ELBO %.2f (recon %.2f + KL %.2f), −log p̂ %.2f (K=%d, %.1f s)",
                                  part.name, evaluation.negativeELBO, evaluation.reconstruction, evaluation.kl,
@@ -127,7 +127,7 @@ struct Tutorial: ParsableCommand {
             var written: [FigureFile] = []
             for result in results {
                 written += try figures.writeModelFigures(name: result.part.name, network: result.trainer.network,
-                                                         parameters: result.trainer.parameters, test: data.test)
+                                                         parameters: result.trainer.parameters, test: test)
                 if let curves = try figures.writeLossCurves(of: directory.run(named: result.part.name),
                                                             file: "\(result.part.name)-loss-curves.png") {
                     written.append(curves)
@@ -137,9 +137,9 @@ struct Tutorial: ParsableCommand {
                let regressor = results.first(where: { $0.part.name == "regressor" }) {
                 written.append(try figures.writeCompletion(
                     cvae: cvae.trainer.network, cvaeParameters: cvae.trainer.parameters,
-                    regressor: regressor.trainer.network, regressorParameters: regressor.trainer.parameters, test: data.test))
+                    regressor: regressor.trainer.network, regressorParameters: regressor.trainer.parameters, test: test))
             }
-            let report = makeReport(dataset: data, directory: directory, ranks: world.size,
+            let report = makeReport(dataset: data, test: test, directory: directory, ranks: world.size,
                                     results: results.map { ($0.part, $0.evaluation, $0.trainer.globalStep, $0.seconds) },
                                     figures: written)
             try directory.writeReport(report)
@@ -154,7 +154,7 @@ struct Tutorial: ParsableCommand {
         return try Dataset.load("fashion-mnist", dataDirectory: dataDirectory)
     }
 
-    func makeReport(dataset: Dataset, directory: RunDirectory, ranks: Int,
+    func makeReport(dataset: Dataset, test: DataSplit, directory: RunDirectory, ranks: Int,
                     results: [(part: Part, evaluation: TestSetEvaluation, steps: Int, seconds: Double)],
                     figures: [FigureFile]) -> String {
         let command = CommandLine.arguments.map(Launch.shellQuoted).joined(separator: " ")
@@ -162,8 +162,8 @@ struct Tutorial: ParsableCommand {
         let dataDirFlag = dataDirectory.map { " --data-dir \(Launch.shellQuoted($0))" } ?? ""
         var lines = [
             "# The tutorial's experiments (Doersch 2016, §4.1 and §5)", "",
-            "Data set: **\(dataset.name)** (\(dataset.train.count) train / \(dataset.test.count) test images, "
-                + "\(dataset.test.images.rows)×\(dataset.test.images.cols)), from `\(dataset.directory)`"
+            "Data set: **\(dataset.name)** (\(dataset.train.count) train / \(test.count) test images, "
+                + "\(test.images.rows)×\(test.images.cols)), from `\(dataset.directory)`"
                 + (dataset.name.contains("fashion") ? " — MNIST was not on disk, so Fashion-MNIST stands in for it." : "."),
             "Ranks: \(ranks). Seed: \(seed). Evaluation: \(results.first?.evaluation.examples ?? 0) test examples, "
                 + "K = \(samples) importance samples.", "",

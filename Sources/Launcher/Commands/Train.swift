@@ -134,9 +134,11 @@ struct Train: ParsableCommand {
             guard batchSize >= world.size else {
                 throw AgreedFailure("--batch-size \(batchSize) is smaller than the \(world.size) ranks: every rank needs at least one example per step")
             }
-            // Rank 0 fetches a missing known data set first; then every rank loads from its own disk.
-            let loadedByRoot = try world.collectively { world.isRoot ? try data.load(downloadIfMissing: true) : nil }
-            let dataset = try world.collectively { try loadedByRoot ?? data.load() }
+            // Rank 0 fetches a missing known data set first; then every rank loads from its own disk. The test
+            // split is read (and a bad one reported) now when this rank will read it, else never.
+            let test: TestSplitLoading = trainingConfig.readsTestSplit(writesImages: world.isRoot) ? .upFront : .onFirstUse
+            let loadedByRoot = try world.collectively { world.isRoot ? try data.load(downloadIfMissing: true, test: test) : nil }
+            let dataset = try world.collectively { try loadedByRoot ?? data.load(test: test) }
             let checkpoint = try resume.map { path in try world.collectively { try CheckpointDirectory.resolve(path) } }
             // Rank 0 picks the run directory and checks it is writable before anyone trains.
             let directory = try RunDirectory.establish(out ?? checkpoint.map { RunDirectory.containing($0).path },
@@ -156,7 +158,7 @@ struct Train: ParsableCommand {
                 let towerText = tower.isEmpty ? "" : " with condition tower "
                     + LayerWidths.text([trainer.network.conditionSize] + tower)
                 print("vae-dist: training \(model.rawValue) \(trainer.network.spec.architecture)\(towerText) on \(dataset.name) "
-                    + "(\(dataset.train.count) train / \(dataset.test.count) test) with \(world.size) rank\(world.size == 1 ? "" : "s"), "
+                    + "(\(dataset.train.count) train\(dataset.testSplit.loaded.map { " / \($0.count) test" } ?? "")) with \(world.size) rank\(world.size == 1 ? "" : "s"), "
                     + "global batch \(batchSize), \(trainer.sampler.stepsPerEpoch) steps per epoch → \(directory.path)")
                 if world.size > 1 {
                     print("vae-dist: gradient exchange \(trainer.gradientExchange.rawValue)"
@@ -184,17 +186,19 @@ struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Directory holding the data set (or <dataset>/ inside it); else $VAE_DIST_DATA/<dataset>, ./data/<dataset>, /usr/share/datasets/<dataset>.")
     var dataDirectory: String?
 
-    func load() throws -> Dataset {
-        try Dataset.load(dataset, dataDirectory: dataDirectory)
+    /// Finds and loads the data set; `test` says when its test split is read (`.onFirstUse` only for a run that
+    /// never reads it).
+    func load(test: TestSplitLoading = .upFront) throws -> Dataset {
+        try Dataset.load(dataset, dataDirectory: dataDirectory, test: test)
     }
 
     /// Loads the data set; a known data set (mnist, fashion-mnist) that is nowhere to be found and no
     /// --data-dir was given is first downloaded into ./data/<name>, if `download` (rank 0 only, so
     /// ranks sharing a disk do not fetch it twice). The error, when that fails too, says both why and
     /// how else to get the data.
-    func load(downloadIfMissing download: Bool) throws -> Dataset {
+    func load(downloadIfMissing download: Bool, test: TestSplitLoading = .upFront) throws -> Dataset {
         do {
-            return try load()
+            return try load(test: test)
         } catch let notFound {
             guard download, dataDirectory == nil, DatasetDescription.named(dataset) != nil,
                   (try? DatasetLocator.locate(dataset, environment: DatasetLocator.processEnvironment())) == nil
@@ -205,7 +209,7 @@ struct DataOptions: ParsableArguments {
             } catch {
                 throw TrainingError("\(notFound); downloading failed too: \(error)")
             }
-            return try load()
+            return try load(test: test)
         }
     }
 }
