@@ -12,8 +12,12 @@ final class MultiRankChecks: @unchecked Sendable {
     init(world: MPICommunicator) { self.world = world }
 
     func run() {
-        for length in [0, 1, 3, 7, 1023, 65_537, 3_000_000] { check("allreduceSum Float, length \(length)") { try allreduceFloats(length) } }
+        // 1_048_576 Floats are one 4 MiB piece of MPICommunicator.allreduceSum; 3_000_000 are two and a part.
+        for length in [0, 1, 3, 7, 1023, 65_537, 1_048_576, 1_048_577, 3_000_000] {
+            check("allreduceSum Float, length \(length)") { try allreduceFloats(length) }
+        }
         check("allreduceSum Double") { try allreduceDoubles() }
+        check("allreduceSum Double, length 524_289: pieces are cut by bytes, not elements") { try allreduceLongDoubles() }
         if world.size & (world.size - 1) == 0 {
             // 524_289 = 2^19 + 1: halves of 262_144 and 262_145 floats, one chunk against two (TreeOrderAllreduce).
             for length in [1, 2, 5, 4099, 524_289, 1_000_003] {
@@ -126,6 +130,18 @@ final class MultiRankChecks: @unchecked Sendable {
         let n = Double(world.size)
         let expected = [n * (n - 1) / 2, 0.5 * n, 1e15 * n]
         return buffer == expected ? nil : "got \(buffer), expected \(expected)"
+    }
+
+    /// One Double more than a 4 MiB piece of `allreduceSum`.
+    private func allreduceLongDoubles() throws -> String? {
+        let value = { (i: Int) in Double(i % 997 + 1) }
+        var buffer = (0..<524_289).map { Double(world.rank + 1) * value($0) }
+        try world.allreduceSum(&buffer)
+        let factor = Double(world.size * (world.size + 1) / 2)
+        if let bad = buffer.indices.first(where: { buffer[$0] != value($0) * factor }) {
+            return "element \(bad) is \(buffer[bad]), expected \(value(bad) * factor)"
+        }
+        return nil
     }
 
     private func broadcastFloats(root: Int) throws -> String? {
