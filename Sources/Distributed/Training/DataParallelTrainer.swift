@@ -91,6 +91,8 @@ public final class DataParallelTrainer {
                                   what: "configuration or training data", world: world)
         try Self.requireAgreement(fnv1a(Array(gradientExchange.rawValue.utf8)), what: "--gradient-exchange", world: world)
         try Self.requireAgreement(UInt64(max(config.logEvery, 0)), what: "--log-every", world: world)
+        // Every rank evaluates its share of the test split at each epoch end, with an allreduce: all or none.
+        try Self.requireAgreement(config.evaluateEveryEpoch ? 1 : 0, what: "--no-eval", world: world)
         try Self.requireAgreement(fnv1a(Array(reductionOrder.rawValue.utf8)), what: "--reduction-order", world: world)
         try Self.requireAgreement(fnv1a(Array("\(overlap.mode.rawValue) \(overlap.bucketBytes)".utf8)),
                                   what: "--overlap and --bucket-kb", world: world)
