@@ -170,8 +170,9 @@ func gemmBlockedTN(
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
-    withScratch(kcMax * ncMax + mr * nr + kcMax * mr) { scratch in
-        let packedB = scratch, tile = scratch + kcMax * ncMax, packedA = tile + mr * nr
+    let inPlace = gemmReadsBInPlace(m: m, n: n), packedBSize = inPlace ? 0 : kcMax * ncMax
+    withScratch(packedBSize + mr * nr + kcMax * mr) { scratch in
+        let packedB = scratch, tile = scratch + packedBSize, packedA = tile + mr * nr
         var jcBlock = 0
         while jcBlock < n {
             let nc = min(GEMMBlocking.width, n - jcBlock)
@@ -180,7 +181,6 @@ func gemmBlockedTN(
             while pc < k {
                 let kc = min(GEMMBlocking.depth, k - pc)
                 let acc = accumulate || pc > 0
-                let inPlace = gemmReadsBInPlace(m: m, n: n)
                 if !inPlace {
                     gemmPackColumnPanels(b + pc * n + jcBlock, rowStride: n, columns: nc, depth: kc, into: packedB)
                 }

@@ -4,8 +4,8 @@
 /// subtree (see BatchLeaves.swift). Compiled once per instruction set, like `gemmBlockedTN`.
 ///
 /// `boundaries` are the leaves' start offsets into the depth, then `k` (a power-of-two count of leaves).
-/// The whole depth of a column block is packed at once (or read in place, `gemmReadsBInPlace`), so all leaves of one `C` tile are computed in a
-/// row while the tree's partial sums sit in L1: scratch tile `level` holds the pending sum of 2^level
+/// The whole depth of a column block is packed at once (or read in place, `gemmReadsBInPlace`), so all
+/// leaves of one `C` tile are computed in a row while the tree's partial sums sit in L1: scratch tile `level` holds the pending sum of 2^level
 /// leaves (a binary counter). Leaf `i`, with `t` trailing one bits, adds tiles `0 ..< t` to its
 /// accumulators as the micro-kernel stores them — `tile[t−1] + (… + (tile[0] + leaf))` — and stores the
 /// result into tile `t`, which is free at that moment; the last leaf stores the root straight into `C`.
@@ -22,16 +22,16 @@ func gemmBlockedTNLeaves(
     let levels = leafCount.trailingZeroBitCount
     let depth = max(k, 1)
     let ncMax = min((n + nr - 1) / nr * nr, max(nr, GEMMBlocking.depth * GEMMBlocking.width / depth / nr * nr))
+    let inPlace = gemmReadsBInPlace(m: m, n: n), bStep = inPlace ? n : nr, packedBSize = inPlace ? 0 : depth * ncMax
     // Scratch: the packed B block, the packed Aᵀ rows, one tile per tree level and one for an edge leaf.
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: depth * ncMax + depth * mr + (levels + 1) * tileSize) { scratch in
-        let packedB = scratch.baseAddress!, packedA = packedB + depth * ncMax, tiles = packedA + depth * mr
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: packedBSize + depth * mr + (levels + 1) * tileSize) { scratch in
+        let packedB = scratch.baseAddress!, packedA = packedB + packedBSize, tiles = packedA + depth * mr
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: levels + 1) { slots in
             for level in 0...levels { slots[level] = tiles + level * tileSize }
             let pending = UnsafePointer(slots.baseAddress!)
             var jcBlock = 0
             while jcBlock < n {
                 let nc = min(ncMax, n - jcBlock)
-                let inPlace = gemmReadsBInPlace(m: m, n: n), bStep = inPlace ? n : nr
                 if !inPlace { gemmPackColumnPanels(b + jcBlock, rowStride: n, columns: nc, depth: k, into: packedB) }
                 var ic = 0
                 while ic < m {
