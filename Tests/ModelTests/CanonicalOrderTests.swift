@@ -59,7 +59,7 @@ struct CanonicalOrderTests {
     func leavesGEMMSplits(path: KernelPath) throws {
         let kernels = try #require(GEMMDispatch.kernels(for: path))
         for (m, n, batch) in [(7, 5, 100), (13, 33, 128), (40, 400, 64), (784, 40, 37), (1, 70, 8), (65, 17, 300),
-                                  (20, 400, 64), (24, 48, 96)] {
+                                  (20, 400, 64), (24, 48, 96), (85, 300, 64), (130, 270, 96)] {
             let a = Self.spread(batch * m, tag: 20), b = Self.spread(batch * n, tag: 21)
             func product(rows range: Range<Int>, leaves: BatchLeaves) -> [Float] {
                 var c = [Float](repeating: .nan, count: m * n)

@@ -32,7 +32,9 @@ struct GEMMTests {
         all += [(64, 40, 400), (3, 1000, 300), (65, 33, 785), (17, 600, 257), (785, 17, 65), (1000, 7, 65),
                 (63, 785, 3),
                 // Few rows and whole-vector n: gemmTN reads B in place (with k past one depth block too).
-                (20, 400, 64), (24, 48, 300), (9, 32, 17)]
+                (20, 400, 64), (24, 48, 300), (9, 32, 17),
+                // gemmTN copying Aᵀ's rows a block of rows at a time: several blocks, the last one partial.
+                (85, 300, 70), (130, 270, 300)]
         return all
     }()
 

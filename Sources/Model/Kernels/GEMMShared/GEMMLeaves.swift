@@ -23,9 +23,10 @@ func gemmBlockedTNLeaves(
     let depth = max(k, 1)
     let ncMax = min((n + nr - 1) / nr * nr, max(nr, GEMMBlocking.depth * GEMMBlocking.width / depth / nr * nr))
     let inPlace = gemmReadsBInPlace(m: m, n: n), bStep = inPlace ? n : nr, packedBSize = inPlace ? 0 : depth * ncMax
-    // Scratch: the packed B block, the packed Aᵀ rows, one tile per tree level and one for an edge leaf.
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: packedBSize + depth * mr + (levels + 1) * tileSize) { scratch in
-        let packedB = scratch.baseAddress!, packedA = packedB + packedBSize, tiles = packedA + depth * mr
+    let rowBlock = min((m + mr - 1) / mr * mr, GEMMBlocking.transposedRowBlock)
+    // Scratch: the packed B block, a row block of packed Aᵀ rows, one tile per tree level and one for an edge leaf.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: packedBSize + depth * rowBlock + (levels + 1) * tileSize) { scratch in
+        let packedB = scratch.baseAddress!, packedA = packedB + packedBSize, tiles = packedA + depth * rowBlock
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: levels + 1) { slots in
             for level in 0...levels { slots[level] = tiles + level * tileSize }
             let pending = UnsafePointer(slots.baseAddress!)
@@ -33,36 +34,46 @@ func gemmBlockedTNLeaves(
             while jcBlock < n {
                 let nc = min(ncMax, n - jcBlock)
                 if !inPlace { gemmPackColumnPanels(b + jcBlock, rowStride: n, columns: nc, depth: k, into: packedB) }
-                var ic = 0
-                while ic < m {
-                    let rows = min(mr, m - ic)
-                    var aPanel = a + ic, aStep = m
-                    if nc >= 8 * nr {  // as gemmBlockedTN: a contiguous copy pays off over many column panels
-                        gemmPackDepthRows(aPanel, depthStride: m, rows: rows, depth: k, into: packedA)
-                        aPanel = UnsafePointer(packedA); aStep = mr
+                // As gemmBlockedTN: a contiguous copy of Aᵀ's rows pays off over many column panels. Copied a
+                // row block at a time, so that each B panel then serves the block's row panels from L1.
+                let packA = nc >= 8 * nr, blockRows = packA ? rowBlock : mr
+                var icBlock = 0
+                while icBlock < m {
+                    let block = min(blockRows, m - icBlock)
+                    if packA {
+                        for i in stride(from: 0, to: block, by: mr) {
+                            gemmPackDepthRows(a + icBlock + i, depthStride: m, rows: min(mr, block - i), depth: k,
+                                              into: packedA + i * k)
+                        }
                     }
                     var jc = 0
                     while jc < nc {
-                        let columns = min(nr, nc - jc), cTile = c + ic * n + jcBlock + jc
+                        let columns = min(nr, nc - jc)
                         let bPanel = inPlace ? b + jcBlock + jc : UnsafePointer(packedB + jc * k)
-                        for leaf in 0..<leafCount {
-                            let start = boundaries[leaf], leafDepth = boundaries[leaf + 1] - start
-                            let adds = (~leaf).trailingZeroBitCount, last = leaf == leafCount - 1
-                            if rows == mr && columns == nr {
-                                gemmMicroKernel(depth: leafDepth, a: aPanel + start * aStep, aRowStride: 1,
-                                                aDepthStride: aStep, b: bPanel + start * bStep, bDepthStride: bStep,
-                                                c: last ? cTile : pending[adds], ldc: last ? n : nr,
-                                                accumulate: last && accumulate, adding: pending, tileCount: adds)
-                            } else {
-                                gemmLeafEdgeTile(rows: rows, columns: columns, depth: leafDepth, a: aPanel + start * aStep,
-                                                 aStep: aStep, b: bPanel + start * bStep, bStep: bStep, pending: pending, adds: adds,
-                                                 into: last ? cTile : pending[adds], ldc: last ? n : nr,
-                                                 accumulate: last && accumulate, scratch: pending[levels])
+                        var i = 0
+                        while i < block {
+                            let ic = icBlock + i, rows = min(mr, block - i), cTile = c + ic * n + jcBlock + jc
+                            let aPanel = packA ? UnsafePointer(packedA + i * k) : a + ic, aStep = packA ? mr : m
+                            for leaf in 0..<leafCount {
+                                let start = boundaries[leaf], leafDepth = boundaries[leaf + 1] - start
+                                let adds = (~leaf).trailingZeroBitCount, last = leaf == leafCount - 1
+                                if rows == mr && columns == nr {
+                                    gemmMicroKernel(depth: leafDepth, a: aPanel + start * aStep, aRowStride: 1,
+                                                    aDepthStride: aStep, b: bPanel + start * bStep, bDepthStride: bStep,
+                                                    c: last ? cTile : pending[adds], ldc: last ? n : nr,
+                                                    accumulate: last && accumulate, adding: pending, tileCount: adds)
+                                } else {
+                                    gemmLeafEdgeTile(rows: rows, columns: columns, depth: leafDepth, a: aPanel + start * aStep,
+                                                     aStep: aStep, b: bPanel + start * bStep, bStep: bStep, pending: pending,
+                                                     adds: adds, into: last ? cTile : pending[adds], ldc: last ? n : nr,
+                                                     accumulate: last && accumulate, scratch: pending[levels])
+                                }
                             }
+                            i += mr
                         }
                         jc += nr
                     }
-                    ic += mr
+                    icBlock += block
                 }
                 jcBlock += nc
             }
