@@ -82,7 +82,9 @@ struct KernelDispatchTests {
         let avx2 = GEMMDispatch.kernels(for: .avx2)!, avx512 = GEMMDispatch.kernels(for: .avx512)!
         var rng = SplitMix64(seed: 0xB17_1DE7)
         let shapes = [(1, 1, 1), (7, 33, 17), (64, 40, 400), (128, 20, 400), (65, 785, 300), (33, 1000, 513),
-                      (400, 784, 64), (20, 400, 128), (128, 784, 1000), (250, 60, 64), (128, 30, 250)]
+                      (400, 784, 64), (20, 400, 128), (128, 784, 1000), (250, 60, 64), (128, 30, 250),
+                      // gemmTN computing Cᵀ on AVX-512 (n = 40, 17: ill-fitting lanes) and C on AVX2.
+                      (400, 40, 64), (785, 17, 65)]
         for (m, n, k) in shapes {
             for accumulate in [false, true] {
                 let a = (0..<m * k).map { _ in rng.nextSignedUnitFloat() }

@@ -61,6 +61,10 @@ func gemmBlockedNN(
     m: Int, n: Int, k: Int, accumulate: Bool, bTransposed: Bool = false
 ) {
     if gemmTrivial(c, m: m, n: n, k: k, accumulate: accumulate) { return }
+    if !bTransposed && gemmComputesCTransposed(m: m, n: n) {  // thin, ill-fitting n (GEMMTransposedC.swift)
+        gemmBlockedCTransposed(a, aStoredTransposed: false, b, c, m: m, n: n, k: k, accumulate: accumulate)
+        return
+    }
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
@@ -168,6 +172,10 @@ func gemmBlockedTN(
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
     if gemmTrivial(c, m: m, n: n, k: k, accumulate: accumulate) { return }
+    if !gemmReadsBInPlace(m: m, n: n) && gemmComputesCTransposed(m: m, n: n) {  // GEMMTransposedC.swift
+        gemmBlockedCTransposed(a, aStoredTransposed: true, b, c, m: m, n: n, k: k, accumulate: accumulate)
+        return
+    }
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)

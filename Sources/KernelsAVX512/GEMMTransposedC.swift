@@ -1,0 +1,1 @@
+../Model/Kernels/GEMMShared/GEMMTransposedC.swift
