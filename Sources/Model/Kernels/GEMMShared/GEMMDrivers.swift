@@ -17,6 +17,9 @@
 /// sequentially, which the hardware prefetchers follow, while the micro-kernel reading a panel in
 /// place jumps a whole row of a weight matrix per step.
 ///
+/// Where `C`'s columns fill the lane vectors poorly and its rows fill them well (n = 40 on AVX-512), `gemm`
+/// and `gemmTN` compute `Cᵀ` instead (GEMMTransposedC.swift).
+///
 /// For deep `k`, `gemmNT` computes `Cᵀ = B · Aᵀ` and stores each tile transposed: the big operand
 /// (`W` in the input gradient `dY·Wᵀ`) is then read in place and only the batch-sized `dY` is
 /// transposed (`gemmBlockedABt` chooses between the two ways by shape).
