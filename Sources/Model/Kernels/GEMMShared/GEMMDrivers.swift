@@ -84,11 +84,8 @@ func gemmBlockedNN(
             while pc < k {
                 let kc = min(GEMMBlocking.depth, k - pc)
                 let acc = accumulate || pc > 0
-                if bTransposed {
-                    gemmPackTransposedPanels(b + jcBlock * k + pc, rowStride: k, count: nc, depth: kc, into: packedB)
-                } else {
-                    gemmPackColumnPanels(b + pc * n + jcBlock, rowStride: n, columns: nc, depth: kc, into: packedB)
-                }
+                gemmPackPanels(b, storedTransposed: bTransposed, ld: bTransposed ? k : n, p0: pc, j0: jcBlock, depth: kc,
+                               columns: nc, into: packedB)
                 var icBlock = 0
                 while icBlock < m {
                     let mc = packA ? min(mcMax, m - icBlock) : m

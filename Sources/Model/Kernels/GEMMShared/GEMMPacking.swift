@@ -20,6 +20,21 @@ func gemmPackColumnTail(
     }
 }
 
+/// Packs the `depth × columns` block at depth `p0`, column `j0` of an operand into `depth × GEMMTile.columns`
+/// panels (zero-padded): the operand stored `[depth × ld]` (`gemmPackColumnPanels`), or — `storedTransposed` —
+/// stored `[columns × ld]`, a row per column (`gemmPackTransposedPanels`).
+@inline(__always)
+func gemmPackPanels(
+    _ src: UnsafePointer<Float>, storedTransposed: Bool, ld: Int, p0: Int, j0: Int, depth: Int, columns: Int,
+    into dst: UnsafeMutablePointer<Float>
+) {
+    if storedTransposed {
+        gemmPackTransposedPanels(src + j0 * ld + p0, rowStride: ld, count: columns, depth: depth, into: dst)
+    } else {
+        gemmPackColumnPanels(src + p0 * ld + j0, rowStride: ld, columns: columns, depth: depth, into: dst)
+    }
+}
+
 /// Copies `depth` rows × `columns` of a row-major matrix into `depth × GEMMTile.columns` panels
 /// (`panel[p * nr + j]`), the last one zero-padded. Reads row by row.
 func gemmPackColumnPanels(

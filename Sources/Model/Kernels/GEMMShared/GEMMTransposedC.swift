@@ -43,11 +43,9 @@ func gemmBlockedCTransposed(
             while pc < k {
                 let kc = min(GEMMBlocking.depth, k - pc)
                 let acc = accumulate || pc > 0
-                if aStoredTransposed {
-                    gemmPackColumnPanels(a + pc * m + jcBlock, rowStride: m, columns: mc, depth: kc, into: packedA)
-                } else {
-                    gemmPackTransposedPanels(a + jcBlock * k + pc, rowStride: k, count: mc, depth: kc, into: packedA)
-                }
+                // Aᵀ's block: from A stored [m×k] (transposing), or stored [k×m] (copying).
+                gemmPackPanels(a, storedTransposed: !aStoredTransposed, ld: aStoredTransposed ? m : k, p0: pc, j0: jcBlock,
+                               depth: kc, columns: mc, into: packedA)
                 var ic = 0  // over columns of B = columns of C
                 while ic < n {
                     let rows = min(mr, n - ic), bRows = b + pc * n + ic
