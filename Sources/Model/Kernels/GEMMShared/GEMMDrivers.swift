@@ -38,7 +38,7 @@ extension GEMMBlocking {
 
 /// Handles the degenerate shapes shared by all forms. Returns true when nothing is left to do.
 @inline(__always)
-private func gemmTrivial(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, accumulate: Bool) -> Bool {
+func gemmTrivial(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, accumulate: Bool) -> Bool {
     if m <= 0 || n <= 0 { return true }
     if k <= 0 {
         if !accumulate { c.update(repeating: 0, count: m * n) }
@@ -49,7 +49,7 @@ private func gemmTrivial(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: In
 
 /// Scratch memory for one call: packed panels plus one tile. Heap-allocated for large panels.
 @inline(__always)
-private func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { body($0.baseAddress!) }
 }
 
@@ -253,61 +253,4 @@ extension GEMMBlocking {
     /// The block (16 KiB at a depth of 64) stays in L1 or L2. (`bench kernels --leaves 4`, 784 → 400 weight
     /// gradient at batch 64 on a Xeon: 107 → 124 GFLOP/s.)
     static let transposedRowBlock = 8 * GEMMTile.rows
-}
-
-/// `C[m×n] (+)= A · Bᵀ`, `A` stored `[m×k]`, `B` stored `[n×k]`, computed as `Cᵀ = B · Aᵀ`:
-/// tile rows run over `B`'s rows (read in place, row stride `k`), tile columns over `A`'s rows
-/// (packed transposed), and each tile is stored transposed into `C`.
-func gemmBlockedNT(
-    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, accumulate: Bool
-) {
-    if gemmTrivial(c, m: m, n: n, k: k, accumulate: accumulate) { return }
-    let mr = GEMMTile.rows, nr = GEMMTile.columns
-    let kcMax = min(k, GEMMBlocking.depth)
-    let mPadded = (m + nr - 1) / nr * nr
-    withScratch(mPadded * kcMax + mr * nr) { scratch in
-        let packedAT = scratch, tile = scratch + mPadded * kcMax
-        var pc = 0
-        while pc < k {
-            let kc = min(GEMMBlocking.depth, k - pc)
-            let acc = accumulate || pc > 0
-            gemmPackTransposedPanels(a + pc, rowStride: k, count: m, depth: kc, into: packedAT)
-            var ic = 0  // over rows of B = columns of C
-            while ic < n {
-                let rows = min(mr, n - ic)
-                let bRows = b + ic * k + pc
-                var jc = 0  // over rows of A = rows of C
-                while jc < m {
-                    let columns = min(nr, m - jc)
-                    if rows == mr && columns == nr {
-                        gemmMicroKernel(depth: kc, a: bRows, aRowStride: k, aDepthStride: 1,
-                                        b: packedAT + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
-                    } else {
-                        gemmMicroKernelRows(rows, vectors: columns > GEMMLane.scalarCount ? 2 : 1, depth: kc, a: bRows, aRowStride: k, aDepthStride: 1,
-                                            b: packedAT + jc * kc, bDepthStride: nr, c: tile, ldc: nr, accumulate: false)
-                    }
-                    gemmStoreTileTransposed(tile, rows: rows, columns: columns, into: c + jc * n + ic, ldc: n, accumulate: acc)
-                    jc += nr
-                }
-                ic += mr
-            }
-            pc += kc
-        }
-    }
-}
-
-/// `C[m×n] (+)= A · Bᵀ`, `A` stored `[m×k]`, `B` stored `[n×k]`, whichever of the two ways is cheaper.
-/// Each pays one scalar transposition: packing `Bᵀ` costs ~n·k, computing `Cᵀ = B·Aᵀ` and storing its
-/// tiles transposed costs ~m·n. With m the batch, `Cᵀ` wins from k ≈ 2m up and packing wins for thin
-/// k (the latent layers), on both instruction sets (`vae-dist bench kernels` times both shapes).
-func gemmBlockedABt(
-    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, accumulate: Bool
-) {
-    if k < 2 * m {
-        gemmBlockedNN(a, b, c, m: m, n: n, k: k, accumulate: accumulate, bTransposed: true)
-    } else {
-        gemmBlockedNT(a, b, c, m: m, n: n, k: k, accumulate: accumulate)
-    }
 }

@@ -1,0 +1,1 @@
+../Model/Kernels/GEMMShared/GEMMDriversNT.swift
