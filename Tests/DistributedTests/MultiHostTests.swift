@@ -67,7 +67,9 @@ struct MultiHostTests {
         Thread.sleep(forTimeInterval: 0.01)
         #expect(try #require(writer.overdueMessage()).contains("stalled: checkpoint writing of global step 30"))
         for (phase, words) in [(CollectiveWatchdog.Phase.checkpointCollectives, "the checkpoint"),
-                               (.epochCollectives, "the end-of-epoch collectives")] {
+                               (.epochCollectives, "the end-of-epoch collectives"),
+                               // Every --log-every steps: a rank that never arrives is not this rank's stall.
+                               (.stepLogAllreduce, "the loss-logging allreduce")] {
             let waiting = CollectiveWatchdog(timeout: 0, rank: 0, size: 2, host: "a", jobHosts: ["a", "a"]) {}
             waiting.enter(phase, step: 30)
             #expect(waiting.overdueMessage() == nil, "\(words): a waiting rank allows itself a grace period")

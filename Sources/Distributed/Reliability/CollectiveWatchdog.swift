@@ -32,10 +32,13 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         case checkpointCollectives
         /// Waiting for the other ranks at the end of an epoch (loss sums, test loss, rank 0's outputs).
         case epochCollectives
+        /// The allreduce of a step's loss sums for the TensorBoard log (every `--log-every` steps).
+        case stepLogAllreduce
 
         var isCollective: Bool {
             switch self {
-            case .gradientExchange, .controlAllreduce, .replicaCheck, .checkpointCollectives, .epochCollectives: true
+            case .gradientExchange, .controlAllreduce, .replicaCheck, .checkpointCollectives, .epochCollectives,
+                 .stepLogAllreduce: true
             case .idle, .compute, .checkpoint, .epochEnd: false
             }
         }
@@ -51,6 +54,7 @@ public final class CollectiveWatchdog: @unchecked Sendable {
             case .epochEnd: "end-of-epoch evaluation and images"
             case .checkpointCollectives: "the checkpoint"
             case .epochCollectives: "the end-of-epoch collectives"
+            case .stepLogAllreduce: "the loss-logging allreduce"
             }
         }
     }
