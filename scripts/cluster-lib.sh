@@ -2,8 +2,8 @@
 # root, iproute2 and util-linux). The hosts share this machine's files, cores and processes, but each has its
 # own network stack, address, host name and /etc/hosts, so Open MPI and Slurm treat them as separate nodes.
 #
-#   cluster_up N               hosts hosta, hostb, ... (namespaces vdc-a, vdc-b, ...) at $CLUSTER_NET.1, .2, ...,
-#                              each with one cable to a switch (a bridge in namespace vdc-sw). Host i also
+#   cluster_up N               hosts hosta, hostb, ... (namespaces vdcPID-a, vdcPID-b, ...) at $CLUSTER_NET.1, .2,
+#                              ..., each with one cable to a switch (a bridge in namespace vdcPID-sw). Host i also
 #                              answers to nodei (Slurm's naming). Sets CLUSTER_HOSTS, CLUSTER_DIR.
 #   cluster_run HOST CMD...    runs CMD on HOST; "$CLUSTER_DIR/on" HOST CMD... is the same as a program (for
 #                              timeout, Open MPI's rsh agent "$CLUSTER_DIR/agent", daemons)
@@ -12,10 +12,14 @@
 #   cluster_down               kills everything on the hosts and deletes the namespaces (their links go too)
 #   slurm_up                   a Slurm cluster on the hosts (see below)
 #
-# CLUSTER_PREFIX (default vdc) names the namespaces; CLUSTER_SUBNET (default 10.231.7.0/24) must be a /24 this
-# machine does not use. Nothing is made in the root namespace: no traffic leaves the hosts and the switch.
+# CLUSTER_PREFIX (default vdc) and the pid of the shell that sources this file name the namespaces (vdc4711-a):
+# two runs at once never meet, and the namespaces of a run that was killed before its clean-up (its pid no
+# longer runs) are removed by the next cluster_up of the same prefix. CLUSTER_SUBNET (default 10.231.7.0/24)
+# must be a /24 this machine does not use. Nothing is made in the root namespace: no traffic leaves the hosts
+# and the switch.
 
-CLUSTER_PREFIX=${CLUSTER_PREFIX:-vdc}
+CLUSTER_BASE=${CLUSTER_PREFIX:-vdc}
+CLUSTER_PREFIX=$CLUSTER_BASE$$
 CLUSTER_SUBNET=${CLUSTER_SUBNET:-10.231.7.0/24}
 CLUSTER_NET=${CLUSTER_SUBNET%.*}   # the first three octets
 CLUSTER_HOSTS=()
@@ -27,9 +31,10 @@ cluster_up() {
   if ip -4 route show | grep -q "^$CLUSTER_NET\.[0-9]*/" || ip -4 addr show | grep -q " $CLUSTER_NET\."; then
     echo "cluster: $CLUSTER_SUBNET is in use on this machine; set CLUSTER_SUBNET to a free /24" >&2; return 1
   fi
-  # Refuse rather than reuse: a leftover from a killed run, or another run going on now.
+  _cluster_sweep_killed_runs
+  # Refuse rather than reuse (cluster_up twice without cluster_down).
   if [ -e "/run/netns/$sw" ]; then
-    echo "cluster: namespace $sw exists (another run, or a killed one: source scripts/cluster-lib.sh; cluster_down)" >&2
+    echo "cluster: namespace $sw exists (cluster_up twice without cluster_down)" >&2
     return 1
   fi
   CLUSTER_DIR=$(mktemp -d "/tmp/$CLUSTER_PREFIX.XXXXXX")
@@ -52,6 +57,18 @@ cluster_up() {
     echo "$addr $host node$i" >> "$CLUSTER_DIR/hosts"
     printf '%s %s\n%s %s\n' "$host" "$ns" "node$i" "$ns" >> "$CLUSTER_DIR/namespaces"
     CLUSTER_HOSTS+=("$host")
+  done
+}
+
+# A switch namespace BASE<pid>-sw whose pid no longer runs was left by a run killed before its clean-up (a
+# SIGKILL, a machine shutting the job down): kill what still runs on its hosts and delete its namespaces.
+_cluster_sweep_killed_runs() {
+  local sw pid
+  for sw in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$CLUSTER_BASE[0-9]+-sw\$" || true); do
+    pid=${sw#"$CLUSTER_BASE"}; pid=${pid%-sw}
+    if [ "$pid" != "$$" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+    echo "cluster: removing the namespaces $CLUSTER_BASE$pid-* of a run that was killed (pid $pid)" >&2
+    ( CLUSTER_PREFIX=$CLUSTER_BASE$pid; CLUSTER_DIR=""; cluster_down; rm -rf "/tmp/$CLUSTER_BASE$pid".* )
   done
 }
 
