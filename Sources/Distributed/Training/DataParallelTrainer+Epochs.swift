@@ -73,10 +73,14 @@ extension DataParallelTrainer {
     }
 
     /// Every `--log-every` steps: the step's loss and its parts per example of the global batch (summed
-    /// over ranks) and the learning rate, into rank 0's event file.
-    func logStep(_ terms: LossTerms, examples: Int) throws {
+    /// over ranks) and the learning rate, into rank 0's event file. `step` is the watchdog's step number.
+    func logStep(_ terms: LossTerms, examples: Int, step: Int) throws {
         var sums = [terms.reconstruction, terms.kl, Double(examples)]
+        // A collective of its own to the watchdog: a rank that never arrives is named as one, not taken
+        // for this rank's own stall in the step's compute phase.
+        watchdog?.enter(.stepLogAllreduce, step: step)
         try world.allreduceSum(&sums)
+        watchdog?.enter(.compute, step: step)
         guard world.isRoot, let tensorBoard else { return }
         let count = max(sums[2], 1)
         try tensorBoard.write(step: globalStep, [

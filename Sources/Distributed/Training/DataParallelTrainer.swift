@@ -258,10 +258,7 @@ public final class DataParallelTrainer {
         stepInEpoch += 1
         globalStep += 1
         if runDirectory != nil && config.logEvery > 0 && globalStep % config.logEvery == 0 {
-            // A collective: a rank that never arrives must be named as one, not as this rank's stall.
-            watchdog?.enter(.stepLogAllreduce, step: stepNumber)
-            try logStep(stepTerms, examples: count)
-            watchdog?.enter(.compute, step: stepNumber)
+            try logStep(stepTerms, examples: count, step: stepNumber)
         }
         let end = DispatchTime.now().uptimeNanoseconds
         let gemm = GEMMProfile.counters
