@@ -62,6 +62,8 @@ let package = Package(
         .systemLibrary(name: "CVectorMath"),
         // C header only: CPUID and XGETBV, for choosing the GEMM kernels at start.
         .systemLibrary(name: "CCPUFeatures"),
+        // C header only: atomic words in memory that several processes map (the node-shared window).
+        .systemLibrary(name: "CSharedAtomics"),
         // The GEMM kernels again, compiled for AVX-512 (sources linked from Model/Kernels/GEMMShared).
         .target(
             name: "KernelsAVX512",
@@ -93,7 +95,7 @@ let package = Package(
         // Communicator over MPI (and a one-rank stand-in), sharding, the data-parallel training loop.
         .target(
             name: "Distributed",
-            dependencies: ["MPIShim", "Model", "FileFormats", "Datasets"],
+            dependencies: ["MPIShim", "CSharedAtomics", "Model", "FileFormats", "Datasets"],
             swiftSettings: kernelSettings
         ),
         // The `vae-dist` executable: subcommands, configuration, benchmarks, the local launcher.

@@ -52,6 +52,9 @@ final class MultiRankChecks: @unchecked Sendable {
         check("barrier waits for the slowest rank") { try barrierWaits() }
         check("invalid root is an error, not a hang") { try invalidRoot() }
         check("node shared memory: every rank sees every rank's writes after synchronize") { try sharedMemory() }
+        check("shared update queue: pieces taken once each, after every rank published them; a slow rank takes fewer") {
+            try sharedUpdateQueue()
+        }
     }
 
     /// Every rank's values are a function of (rank, index) that every rank can compute, with magnitudes over
