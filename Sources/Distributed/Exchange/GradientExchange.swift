@@ -27,8 +27,8 @@ protocol GradientExchange: AnyObject {
     /// Where this rank's backward pass writes its gradients (normalized by the global batch).
     var gradients: FlatBuffer { get }
     var adam: Adam { get }
-    /// Collective. Sums every rank's gradients and, when the sum's first element is finite (a rank with a
-    /// non-finite loss poisons it), applies Adam. Every rank gets the same answer.
+    /// Collective. Sums every rank's gradients and applies Adam; the outcome is not finite when a rank's
+    /// first gradient element is not (a rank with a non-finite loss poisons it). Every rank gets the same answer.
     func reduceAndUpdate() throws -> ExchangeOutcome
     /// Collective. `write` runs on rank 0 (initial parameters, a restored checkpoint's parameters and
     /// moments); afterwards every rank holds rank 0's parameters and moments.
@@ -59,7 +59,8 @@ extension GradientExchange {
 }
 
 struct ExchangeOutcome {
-    /// False when the summed gradient was NaN/Inf; no update was applied.
+    /// False when the summed gradient was NaN/Inf: the trainer stops without saving. The replicated
+    /// exchanges applied no update; the shared-memory one may have updated some pieces already.
     var finite: Bool
     /// Time spent exchanging or waiting for the other ranks (the "exchange share" of a step).
     var exchangeNanoseconds: UInt64

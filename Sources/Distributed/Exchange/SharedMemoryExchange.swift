@@ -4,14 +4,19 @@ import Model
 /// One copy of the parameters and of Adam's moments for all ranks of a node, in a `NodeSharedMemory`
 /// window; rank r's gradients in its own segment. A step is
 ///
-///     backward into my gradient segment · synchronize · for my 1/n slice of the parameters:
-///     g = Σ_r gradients_r (pairwise, `PairwiseSum`), Adam on the slice · synchronize
+///     backward into my gradient segment, publishing each layer as it is done (`SharedUpdateQueue`) ·
+///     until no piece is left: take the next piece, wait until every rank has published it,
+///     g = Σ_r gradients_r (pairwise, `PairwiseSum`), Adam on the piece · synchronize
 ///
-/// so the reduction and the optimizer are one pass that reads each gradient once, each rank updates only
-/// 1/n of the parameters, and nothing is copied back: the next forward pass of every rank reads the one
-/// updated copy. What an allreduce and n replicated Adam updates cost in memory traffic shrinks to about
-/// 1/n of one update. The result is deterministic (fixed summation order) and there are no replicas to
-/// drift apart. The window's layout: `SharedWindowLayout`.
+/// so the reduction and the optimizer are one pass that reads each gradient once, the ranks share the
+/// update (a rank that finishes backward first updates what the others have finished, and takes more
+/// pieces), and nothing is copied back: the next forward pass of every rank reads the one updated copy.
+/// What an allreduce and n replicated Adam updates cost in memory traffic shrinks to about 1/n of one
+/// update. The result is deterministic (fixed summation order, whoever updates a piece) and there are no
+/// replicas to drift apart. The window's layout: `SharedWindowLayout`, then the queue's control block.
+///
+/// A step whose outcome is not finite may have updated some pieces with the poisoned sum: the parameters
+/// are then undefined, and the trainer stops without saving them (as it does on every non-finite step).
 final class SharedMemoryExchange: GradientExchange {
     let mode = GradientExchangeMode.sharedMemory
     let parameters: FlatBuffer
@@ -22,33 +27,49 @@ final class SharedMemoryExchange: GradientExchange {
     let sumsInTreeOrder = true
     private let memory: NodeSharedMemory
     private let gradientSources: [UnsafePointer<Float>]
-    /// The parameters this rank updates: its 1/n, cut at cache-line (16-float) boundaries.
+    /// This rank's 1/n of the parameters, cut at cache-line (16-float) boundaries: what it copies in when
+    /// `AdaptiveExchange` switches to this exchange. Steps share the update through `queue`.
     let slice: Range<Int>
+    private let queue: SharedUpdateQueue
+    /// Steps run: the queue's round, the same on every rank (each step is collective).
+    private var round: Int64 = 0
 
     /// Nil when the ranks do not share one node (collective: every rank gets the same answer).
     init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double) throws {
         let floats = SharedWindowLayout.floats(parameterCount: parameterCount, ranks: world.size)
-        guard let memory = try world.nodeSharedMemory(floats: floats) else { return nil }
+        let controlFloats = SharedUpdateQueue.controlBytes(count: parameterCount, pieceFloats: SharedUpdateQueue.defaultPieceFloats,
+                                                           ranks: world.size) / MemoryLayout<Float>.stride
+        guard let memory = try world.nodeSharedMemory(floats: floats + controlFloats) else { return nil }
         self.memory = memory
         let layout = SharedWindowLayout(memory: memory, parameterCount: parameterCount, learningRate: learningRate,
                                         weightDecay: weightDecay)
         (parameters, adam, gradientSources, gradients, slice) =
             (layout.parameters, layout.adam, layout.gradientSegments, layout.gradients, layout.slice)
+        queue = SharedUpdateQueue(control: UnsafeMutableRawPointer(memory.base + floats), count: parameterCount,
+                                  rank: memory.rank, ranks: memory.size)
     }
 
+    /// Backward's layer reports go to the queue, for the step about to be exchanged.
+    var gradientsReady: GradientsReady? { { [unowned self] in queue.reported($0, round: round + 1) } }
+
     func reduceAndUpdate() throws -> ExchangeOutcome {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try memory.synchronize()  // every rank's gradients are written
-        let gathered = DispatchTime.now().uptimeNanoseconds
-        // Every rank reads the same first elements, so all agree on stopping (see `GradientExchange`).
-        var first: Float = 0
-        for source in gradientSources { first += source[0] }
-        guard first.isFinite else { return ExchangeOutcome(finite: false, exchangeNanoseconds: gathered - start) }
-        adam.update(parameters: parameters, summing: gradientSources, range: slice)
+        round += 1
+        let round = round
+        // Every rank reads every rank's flag, so all agree on stopping (see `GradientExchange`).
+        queue.publishAll(round: round, finite: gradients[0].isFinite)
+        var waited: UInt64 = 0
+        adam.update(parameters: parameters, summing: gradientSources) {
+            guard let claimed = queue.claim(round: round) else { return nil }
+            waited += claimed.waitedNanoseconds
+            return claimed.piece
+        }
+        let agreement = queue.allFinite(round: round)
+        waited += agreement.waitedNanoseconds
+        guard agreement.finite else { return ExchangeOutcome(finite: false, exchangeNanoseconds: waited) }
         let updated = DispatchTime.now().uptimeNanoseconds
-        try memory.synchronize()  // every slice is updated; gradient segments may be overwritten again
+        try memory.synchronize()  // every piece is updated; gradient segments may be overwritten again
         let end = DispatchTime.now().uptimeNanoseconds
-        return ExchangeOutcome(finite: true, exchangeNanoseconds: (gathered - start) + (end - updated))
+        return ExchangeOutcome(finite: true, exchangeNanoseconds: waited + (end - updated))
     }
 
     /// After every rank has written its slice from a replica (`AdaptiveExchange`).

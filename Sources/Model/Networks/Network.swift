@@ -35,7 +35,8 @@ public struct MiniBatch {
 
 /// Called by backward with a layer's range in the parameter (and gradient) buffer once that layer's weight
 /// and bias gradients are final for the step: backward neither reads nor writes them again. The last layer
-/// comes first, as backward runs.
+/// comes first, as backward runs. The layer's parameters are still read (for its input gradient) until the
+/// next report or the end of backward, and not after: the shared-memory exchange updates them from then on.
 public typealias GradientsReady = (Range<Int>) -> Void
 
 /// Loss terms SUMMED over the examples of a batch (divide by the number of examples for a per-example

@@ -50,14 +50,24 @@ public final class Adam: @unchecked Sendable {
     /// in rank order) in the same pass: the node-shared-memory step, where each rank updates its slice of
     /// the one parameter copy. Every rank calls it once per step, so `step` advances everywhere alike.
     public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>], range: Range<Int>) {
-        precondition(parameters.count == firstMoment.count && range.lowerBound >= 0 && range.upperBound <= parameters.count,
-                     "Adam: range \(range) outside \(parameters.count) parameters")
+        var remaining: Range<Int>? = range
+        update(parameters: parameters, summing: sources) { defer { remaining = nil }; return remaining }
+    }
+
+    /// One update of the ranges `nextPiece` yields until it returns nil, with the gradient summed over
+    /// `sources` as above: the node-shared-memory step where the ranks take pieces as they come
+    /// (`SharedUpdateQueue`). Every rank calls it once per step, so `step` advances everywhere alike.
+    public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>], pieces nextPiece: () -> Range<Int>?) {
         step += 1
         sources.withUnsafeBufferPointer { sources in
-            ElementwiseAdam.update(
-                parameters: parameters.baseAddress, summing: sources, firstMoment: firstMoment.baseAddress,
-                secondMoment: secondMoment.baseAddress, range: range, learningRate: learningRate, beta1: beta1,
-                beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: step)
+            while let range = nextPiece() {
+                precondition(parameters.count == firstMoment.count && range.lowerBound >= 0 && range.upperBound <= parameters.count,
+                             "Adam: range \(range) outside \(parameters.count) parameters")
+                ElementwiseAdam.update(
+                    parameters: parameters.baseAddress, summing: sources, firstMoment: firstMoment.baseAddress,
+                    secondMoment: secondMoment.baseAddress, range: range, learningRate: learningRate, beta1: beta1,
+                    beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: step)
+            }
         }
     }
 }
