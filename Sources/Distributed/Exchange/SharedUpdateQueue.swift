@@ -1,4 +1,5 @@
 import CSharedAtomics
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -120,13 +121,11 @@ public final class SharedUpdateQueue {
     /// (`--oversubscribe`) the rank waited for may need this one's core. Returns the nanoseconds waited.
     private static func wait(until done: () -> Bool) -> UInt64 {
         if done() { return 0 }
-        var start = timespec(), end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        let start = DispatchTime.now().uptimeNanoseconds
         var spins = 0
         while !done() {
             if spins < 2_000 { vd_spin_pause(); spins += 1 } else { sched_yield() }
         }
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        return UInt64(max(0, (end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec)))
+        return DispatchTime.now().uptimeNanoseconds - start
     }
 }
