@@ -25,11 +25,13 @@ import Testing
         let starts = Set(tensors.map(\.lowerBound))
         for range in buckets.ranges.dropLast() { #expect(starts.contains(range.lowerBound), "cut inside a tensor at \(range)") }
         #expect(buckets.tensorsPerBucket.reduce(0, +) == tensors.count)
-        // Every tensor lies in the bucket `tensors(startingIn:)` names.
+        // Every tensor lies in the bucket `tensors(overlapping:)` names, and a band of its floats is counted.
         for tensor in tensors {
-            let found = buckets.tensors(startingIn: tensor)
+            let found = buckets.tensors(overlapping: tensor)
             #expect(found.count == 1 && buckets.ranges[found[0].bucket].contains(tensor.lowerBound)
-                    && buckets.ranges[found[0].bucket].upperBound >= tensor.upperBound)
+                    && buckets.ranges[found[0].bucket].upperBound >= tensor.upperBound && found[0].floats == tensor.count)
+            let band = (tensor.lowerBound + tensor.count / 3)..<(tensor.lowerBound + tensor.count / 2)
+            #expect(buckets.tensors(overlapping: band).map(\.floats) == [band.count])
         }
         if minimumFloats == 1 { #expect(buckets.ranges.count == tensors.count) }
         if minimumFloats >= count { #expect(buckets.ranges == [0..<count]) }
@@ -105,6 +107,27 @@ import Testing
             #expect((0..<count).allSatisfy { gradients[$0] == Float(2 * step) }, "step \(step): every element summed once")
         }
         #expect(!world.onMainThread)
+    }
+
+    @Test("a tensor reported in bands counts once all its floats are in, whatever the bands")
+    func bands() throws {
+        let (buckets, gradients, world, reduction) = Self.recordedReduction(minimumFloats: 1)
+        defer { reduction.stop() }
+        let first = buckets.ranges[0], second = buckets.ranges[1]
+        let tensor = buckets.tensorRanges.last { second.contains($0.lowerBound) }!
+        reduction.ready(first)
+        let middle = tensor.lowerBound + tensor.count / 2
+        reduction.ready(middle..<tensor.upperBound)
+        let deadline = Date().addingTimeInterval(5)
+        while world.recorded.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(world.recorded == [first], "half of \(tensor) reported: \(world.recorded)")
+        reduction.ready(tensor.lowerBound..<middle)
+        while world.recorded.count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(world.recorded == [first, second])
+        try reduction.finish()
+        #expect(world.recorded == buckets.ranges)
+        #expect(gradients.count == buckets.ranges.map(\.count).reduce(0, +))
     }
 
     @Test("a step in which backward reports nothing (a rank without examples) sums every bucket in the same order")

@@ -61,13 +61,26 @@ struct CanonicalOrderTests {
         for (m, n, batch) in [(7, 5, 100), (13, 33, 128), (40, 400, 64), (784, 40, 37), (1, 70, 8), (65, 17, 300),
                                   (20, 400, 64), (24, 48, 96), (85, 300, 64), (130, 270, 96)] {
             let a = Self.spread(batch * m, tag: 20), b = Self.spread(batch * n, tag: 21)
+            // Each band of rows the kernel reports done holds its final values then; the bands cover the
+            // rows once, the last band first.
             func product(rows range: Range<Int>, leaves: BatchLeaves) -> [Float] {
                 var c = [Float](repeating: .nan, count: m * n)
+                var bands: [(rows: Range<Int>, values: [Float])] = []
                 leaves.boundaries.withUnsafeBufferPointer { bounds in
                     a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
+                        let base = c.baseAddress!
                         kernels.gemmTNLeaves(a.baseAddress! + range.lowerBound * m, b.baseAddress! + range.lowerBound * n,
-                                             c.baseAddress!, m, n, bounds, false)
+                                             base, m, n, bounds, false) { rows in
+                            bands.append((rows, Array(UnsafeBufferPointer(start: base + rows.lowerBound * n, count: rows.count * n))))
+                        }
                     } } }
+                }
+                #expect(bands.reversed().map(\.rows.lowerBound) == [0] + bands.reversed().dropLast().map(\.rows.upperBound)
+                        && bands.first?.rows.upperBound == m, "\(path) m=\(m) n=\(n): bands \(bands.map(\.rows))")
+                for band in bands where band.values.indices.contains(where: {
+                    band.values[$0].bitPattern != c[band.rows.lowerBound * n + $0].bitPattern
+                }) {
+                    Issue.record("\(path) m=\(m) n=\(n): rows \(band.rows) changed after they were reported done")
                 }
                 return c
             }

@@ -2,39 +2,69 @@ import Testing
 @testable import Model
 
 /// What backward tells an overlapping exchange (`MiniBatch.gradientsReady`) must be true when it is told:
-/// a layer reported is final, so an exchange that sends it at once sends the step's gradient.
+/// a part reported is final, so an exchange that sends it at once sends the step's gradient, and backward
+/// no longer reads its parameters, so the shared-memory exchange may update them at once.
 struct GradientsReadyTests {
-    @Test("each layer is reported once, after its gradients are final, and every tensor is reported",
-          arguments: [NetworkKind.vae, .cvae, .regressor])
-    func reportsFinalGradients(_ kind: NetworkKind) {
+    static let kinds = [NetworkKind.vae, .cvae, .regressor]
+    /// One leaf (the weight gradient in one pass: each weight reported whole) and four (in bands of rows).
+    static let leafCounts = [1, 4]
+
+    @Test("every parameter is reported once, after its gradient is final and its last read; the end of the buffer first",
+          arguments: kinds, leafCounts)
+    func reportsFinalGradients(_ kind: NetworkKind, leafCount: Int) {
         let architecture = Architecture(inputSize: 784, encoderHidden: [48, 24], latentSize: 5)
         let network = makeNetwork(NetworkSpec(kind: kind, architecture: architecture, conditionTower: kind == .vae ? [] : [16, 8]),
                                   seed: 5)
-        let parameters = network.makeParameters()
-        let gradients = FlatBuffer(count: network.layout.count)
         let batch = 32
         let pixels = uniformArray(batch * 784, tag: 41), labels = (0..<batch).map { UInt8($0 % 10) }
         let indices = (0..<batch).map { $0 * 577 % 60_000 }
-        var reports: [(range: Range<Int>, values: [Float])] = []
-        _ = withBatch(pixels: pixels, labels: labels, indices: indices, epoch: 1) { plain in
-            var batch = plain
-            batch.gradientsReady = { range in
-                reports.append((range, (range.lowerBound..<range.upperBound).map { gradients[$0] }))
+        let leaves = BatchLeaves.of(batch: batch, leafCount: leafCount, rank: 0, size: 1)!
+
+        /// One step; with `poison`, each reported range of the parameters is overwritten with NaN at once, as if
+        /// another rank updated it: the gradients must not notice.
+        func step(poison: Bool) -> (gradients: FlatBuffer, reports: [(range: Range<Int>, values: [Float])]) {
+            let parameters = network.makeParameters(), gradients = FlatBuffer(count: network.layout.count)
+            var reports: [(range: Range<Int>, values: [Float])] = []
+            _ = withBatch(pixels: pixels, labels: labels, indices: indices, epoch: 1, leaves: leaves) { plain in
+                var batch = plain
+                batch.gradientsReady = { range in
+                    reports.append((range, range.map { gradients[$0] }))
+                    if poison { for i in range { parameters[i] = .nan } }
+                }
+                return network.forwardBackward(batch, parameters: parameters, gradients: gradients, gradientScale: 1 / 32)
             }
-            return network.forwardBackward(batch, parameters: parameters, gradients: gradients, gradientScale: 1 / 32)
+            return (gradients, reports)
         }
+        let (gradients, reports) = step(poison: false)
+
         // Final when told: nothing written afterwards.
         for (range, values) in reports {
             #expect(range.indices.allSatisfy { gradients[$0].bitPattern == values[$0 - range.lowerBound].bitPattern },
-                    "\(kind): the layer at \(range) changed after it was reported")
+                    "\(kind): the gradients at \(range) changed after they were reported")
         }
-        // Each tensor exactly once, and none left out.
+        // Every element of every tensor exactly once, and nothing outside the tensors.
+        var times = [Int](repeating: 0, count: network.layout.count)
+        for (range, _) in reports { for i in range { times[i] += 1 } }
         for entry in network.layout.entries {
-            let covering = reports.filter { $0.range.contains(entry.offset) && $0.range.upperBound >= entry.offset + entry.count }
-            #expect(covering.count == 1, "\(kind): \(entry.name) reported \(covering.count) times")
+            let counts = Set(times[entry.offset..<(entry.offset + entry.count)])
+            #expect(counts == [1], "\(kind): elements of \(entry.name) reported \(counts.sorted()) times")
         }
-        // The last layer first, as backward runs: the first report is the tensor at the end of the buffer.
+        #expect(reports.map(\.range.count).reduce(0, +) == network.layout.parameterCount)
+        // Bands: with leaves, the fast kernels hand a weight of many rows (the encoder's first, 784 or more)
+        // on in more than one report (the reference GEMM reports it whole; the regressor has none so tall).
+        let tallest = network.layout.entries.filter { $0.shape.count == 2 }.max { $0.shape[0] < $1.shape[0] }!
+        if leafCount > 1, GEMMDispatch.active.path != .reference, tallest.shape[0] >= 784 {
+            let parts = reports.filter { tallest.offset..<(tallest.offset + tallest.count) ~= $0.range.lowerBound }.count
+            #expect(parts > 1, "\(kind): \(tallest.name) \(tallest.shape) came in \(parts) report")
+        }
+        // The last layer first, as backward runs: the first report is at the end of the buffer.
         let last = network.layout.entries.max { $0.offset < $1.offset }!
         if kind == .vae { #expect(reports.first?.range.contains(last.offset) == true, "the output layer comes first") }
+
+        // Parameters reported are no longer read: overwriting them at once changes no gradient bit.
+        let (poisoned, _) = step(poison: true)
+        let differing = (0..<gradients.count).filter { gradients[$0].bitPattern != poisoned[$0].bitPattern }
+        let changed = differing.count, first = differing.first ?? -1
+        #expect(changed == 0, "\(kind): gradients changed when reported parameters were overwritten, first at \(first)")
     }
 }

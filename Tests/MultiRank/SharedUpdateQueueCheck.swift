@@ -3,12 +3,13 @@ import Foundation
 
 extension MultiRankChecks {
     /// `SharedUpdateQueue` over a real node-shared window, four rounds. Each rank writes its "gradients"
-    /// (rank r's element in round t is 100 t + r) layer by layer, last layer first, reporting each layer
-    /// as it goes; the last rank is slow (15 ms per layer). Then every rank takes pieces until none is left
-    /// and marks each element it updates. Checked, on every rank:
+    /// (rank r's element in round t is 100 t + r) layer by layer, last layer first, each layer in three
+    /// bands reported as they are written, last band first (as backward's weight gradients go); the last
+    /// rank is slow (5 ms per band). Then every rank takes pieces until none is left and marks each element
+    /// it updates. Checked, on every rank:
     /// - a taken piece holds every rank's values of this round (nobody takes a piece before all published it);
     /// - no element is updated twice in a round, and after the round every element is updated;
-    /// - the layer a rank reported last is not updated before its next report (backward still reads it);
+    /// - the others have updated pieces the slow rank reported before it enters the exchange;
     /// - `allFinite` is false in the round where rank 0 reported a non-finite gradient, true otherwise;
     /// - the ranks took every piece once, and the slow rank fewer than an even share: the others updated
     ///   what it had finished while it was still in "backward".
@@ -28,15 +29,16 @@ extension MultiRankChecks {
         var takenBySlow = 0.0
         for round in Int64(1)...4 {
             for layer in stride(from: layers - 1, through: 0, by: -1) {
-                let range = layer * layerFloats ..< (layer + 1) * layerFloats
-                for i in range { data[world.rank * count + i] = Float(100 * round) + Float(world.rank) }
-                queue.reported(range, round: round)
-                if world.rank == slow && world.size > 1 {
-                    usleep(15_000)
-                    if let i = range.first(where: { mark[$0] == Float(round) }) {
-                        record("round \(round): element \(i) updated while its layer was the last one reported")
-                    }
+                let cuts = (0...3).map { layer * layerFloats + $0 * layerFloats / 3 }
+                for band in stride(from: 2, through: 0, by: -1) {
+                    let range = cuts[band]..<cuts[band + 1]
+                    for i in range { data[world.rank * count + i] = Float(100 * round) + Float(world.rank) }
+                    queue.reported(range, round: round)
+                    if world.rank == slow && world.size > 1 { usleep(5_000) }
                 }
+            }
+            if world.rank == slow && world.size > 1 && !(0..<count).contains(where: { mark[$0] == Float(round) }) {
+                record("round \(round): no piece updated before the slow rank entered the exchange, 75 ms after its first report")
             }
             queue.publishAll(round: round, finite: !(round == nonFiniteRound && world.rank == 0))
             var taken = 0

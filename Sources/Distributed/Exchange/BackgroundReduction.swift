@@ -8,8 +8,8 @@ import Glibc
 /// still computing the earlier layers: the overlap of communication with computation that PyTorch's DDP
 /// and Horovod do (`--overlap`).
 ///
-/// Backward reports each layer as its gradients become final (`MiniBatch.gradientsReady` → `ready`);
-/// a bucket (`GradientBuckets`) is summed once all its tensors are reported and the buckets before it are
+/// Backward reports parts of the parameters as their gradients become final (`MiniBatch.gradientsReady` →
+/// `ready`); a bucket (`GradientBuckets`) is summed once all its tensors are reported and the buckets before it are
 /// done, so every rank runs the same collectives in the same order. `finish` waits for the rest — buckets
 /// never reported (a rank with no example this step, a network that does not report) are summed then.
 ///
@@ -31,7 +31,8 @@ final class BackgroundReduction: @unchecked Sendable {
 
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var reported: [Bool]
+    /// Floats of each tensor reported this step.
+    private var reported: [Int]
     private var reportedPerBucket: [Int]
     private var next = 0
     private var finishing = false
@@ -44,7 +45,7 @@ final class BackgroundReduction: @unchecked Sendable {
         self.gradients = gradients
         self.world = world
         heldBack = buckets.ranges.firstIndex { $0.contains(0) } ?? buckets.ranges.count - 1
-        reported = [Bool](repeating: false, count: buckets.tensorCount)
+        reported = [Int](repeating: 0, count: buckets.tensorCount)
         reportedPerBucket = [Int](repeating: 0, count: buckets.ranges.count)
         let thread = Thread { [self] in run() }
         thread.name = "vae-dist reduction"
@@ -59,12 +60,16 @@ final class BackgroundReduction: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Main thread, during backward: the gradients of the tensors starting in `range` are final.
+    /// Main thread, during backward: the gradients in `range` are final. A tensor counts once all its
+    /// floats are reported.
     func ready(_ range: Range<Int>) {
         condition.lock()
         var wake = false
-        for (tensor, bucket) in buckets.tensors(startingIn: range) where !reported[tensor] {
-            reported[tensor] = true
+        for (tensor, bucket, floats) in buckets.tensors(overlapping: range) {
+            let size = buckets.tensorRanges[tensor].count
+            guard reported[tensor] < size else { continue }
+            reported[tensor] = min(size, reported[tensor] + floats)
+            guard reported[tensor] == size else { continue }
             reportedPerBucket[bucket] += 1
             wake = wake || bucket == next
         }
@@ -81,7 +86,7 @@ final class BackgroundReduction: @unchecked Sendable {
         while next < buckets.ranges.count { condition.wait() }
         next = 0
         finishing = false
-        for index in reported.indices { reported[index] = false }
+        for index in reported.indices { reported[index] = 0 }
         for index in reportedPerBucket.indices { reportedPerBucket[index] = 0 }
         let failed = failure
         failure = nil

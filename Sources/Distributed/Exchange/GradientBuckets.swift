@@ -11,8 +11,8 @@ import Model
 struct GradientBuckets: Equatable {
     /// In the order they are summed; together they cover `0..<count` without overlap.
     let ranges: [Range<Int>]
-    /// The start offset of every parameter tensor, ascending, and the bucket that holds it.
-    private let tensorStarts: [Int]
+    /// Every parameter tensor, ascending, and the bucket that holds it.
+    let tensorRanges: [Range<Int>]
     private let tensorBucket: [Int]
     /// How many tensors each bucket holds: it is ready when that many have been reported.
     let tensorsPerBucket: [Int]
@@ -42,28 +42,29 @@ struct GradientBuckets: Equatable {
             perBucket.append(0)
         }
         self.ranges = ranges
-        tensorStarts = sorted.map(\.lowerBound)
+        tensorRanges = sorted
         tensorBucket = bucketOf
         tensorsPerBucket = perBucket
     }
 
-    /// The buckets of the tensors that start inside `range` (a layer's weights and bias), as indices into
-    /// `tensorStarts`'s order: what `BackgroundReduction.ready` marks.
-    func tensors(startingIn range: Range<Int>) -> [(tensor: Int, bucket: Int)] {
-        var low = 0, high = tensorStarts.count
+    /// The tensors `range` overlaps (a bias, a band of a weight's rows, or more), as indices into
+    /// `tensorRanges`, with their buckets and how many of their floats `range` holds: what
+    /// `BackgroundReduction.ready` counts.
+    func tensors(overlapping range: Range<Int>) -> [(tensor: Int, bucket: Int, floats: Int)] {
+        var low = 0, high = tensorRanges.count
         while low < high {
             let middle = (low + high) / 2
-            if tensorStarts[middle] < range.lowerBound { low = middle + 1 } else { high = middle }
+            if tensorRanges[middle].upperBound <= range.lowerBound { low = middle + 1 } else { high = middle }
         }
-        var found: [(Int, Int)] = []
-        while low < tensorStarts.count && tensorStarts[low] < range.upperBound {
-            found.append((low, tensorBucket[low]))
+        var found: [(Int, Int, Int)] = []
+        while low < tensorRanges.count && tensorRanges[low].lowerBound < range.upperBound {
+            found.append((low, tensorBucket[low], range.clamped(to: tensorRanges[low]).count))
             low += 1
         }
         return found
     }
 
-    var tensorCount: Int { tensorStarts.count }
+    var tensorCount: Int { tensorRanges.count }
 
     /// Every tensor of `layout`, for `init(tensors:)`.
     static func tensors(of layout: ParameterLayout) -> [Range<Int>] {

@@ -79,7 +79,8 @@ struct ExchangeOutcome {
 /// all of them give the same bits, at any power-of-two world size.
 ///
 /// `overlap`: whether the allreduce exchange sums during backward, in buckets cut at `tensors` (where each
-/// parameter tensor lies); the line says so when it does.
+/// parameter tensor lies); the line says so when it does. The shared-memory exchange takes the padding
+/// between `tensors`, which backward never reports, as always final.
 func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode? = nil, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,
                           treeOrder: Bool = false, overlap: ExchangeOverlap = .off,
@@ -87,7 +88,7 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
     let buckets = try overlap.buckets(tensors: tensors, parameterCount: parameterCount, world: world)
     let (exchange, line) = try makeExchange(mode, resumed: resumed, parameterCount: parameterCount, world: world,
                                             learningRate: learningRate, weightDecay: weightDecay, treeOrder: treeOrder,
-                                            buckets: buckets)
+                                            buckets: buckets, tensors: tensors)
     guard let buckets, exchange is AllreduceExchange || exchange is AdaptiveExchange else {
         if overlap.mode == .on && world.size > 1 {
             throw AgreedFailure("--overlap on works with the allreduce exchange, not \(exchange.mode.rawValue). "
@@ -101,7 +102,7 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
 
 private func makeExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode?, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,
-                          treeOrder: Bool, buckets: GradientBuckets?) throws -> (any GradientExchange, String) {
+                          treeOrder: Bool, buckets: GradientBuckets?, tensors: [Range<Int>]) throws -> (any GradientExchange, String) {
     func replicated() -> AllreduceExchange {
         AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay,
                           treeOrder: treeOrder, buckets: buckets)
@@ -130,7 +131,7 @@ private func makeExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
     let sharedOrNil: SharedMemoryExchange?
     do {
         sharedOrNil = try SharedMemoryExchange(parameterCount: parameterCount, world: world,
-                                               learningRate: learningRate, weightDecay: weightDecay)
+                                               learningRate: learningRate, weightDecay: weightDecay, tensors: tensors)
     } catch let full as SharedMemoryUnavailable {
         guard mode == .auto else { throw AgreedFailure("--gradient-exchange shared-memory: \(full)") }
         return (replicated(), "auto: \(full)")

@@ -34,8 +34,10 @@ final class SharedMemoryExchange: GradientExchange {
     /// Steps run: the queue's round, the same on every rank (each step is collective).
     private var round: Int64 = 0
 
-    /// Nil when the ranks do not share one node (collective: every rank gets the same answer).
-    init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double) throws {
+    /// Nil when the ranks do not share one node (collective: every rank gets the same answer). `tensors`:
+    /// where the parameter tensors lie; the floats between them (padding) are never reported by backward.
+    init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double,
+          tensors: [Range<Int>] = []) throws {
         let floats = SharedWindowLayout.floats(parameterCount: parameterCount, ranks: world.size)
         let controlFloats = SharedUpdateQueue.controlBytes(count: parameterCount, pieceFloats: SharedUpdateQueue.defaultPieceFloats,
                                                            ranks: world.size) / MemoryLayout<Float>.stride
@@ -46,7 +48,7 @@ final class SharedMemoryExchange: GradientExchange {
         (parameters, adam, gradientSources, gradients, slice) =
             (layout.parameters, layout.adam, layout.gradientSegments, layout.gradients, layout.slice)
         queue = SharedUpdateQueue(control: UnsafeMutableRawPointer(memory.base + floats), count: parameterCount,
-                                  rank: memory.rank, ranks: memory.size)
+                                  rank: memory.rank, ranks: memory.size, reportedRanges: tensors)
     }
 
     /// Backward's layer reports go to the queue, for the step about to be exchanged.

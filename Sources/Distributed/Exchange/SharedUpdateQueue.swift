@@ -27,9 +27,10 @@ public final class SharedUpdateQueue {
     public let pieceFloats: Int
     private let words: UnsafeMutablePointer<Int64>
     private let rank: Int, ranks: Int, wordsPerRank: Int
-    /// Floats of each piece reported final this round but not yet published (see `reported`).
+    /// Floats of each piece reported final this round (see `reported`).
     private var reportedFloats: [Int]
-    private var pendingRange: Range<Int>?
+    /// Floats of each piece that backward never reports (padding between tensors): final from the start.
+    private let unreportedFloats: [Int]
     private var reportRound: Int64 = 0
 
     /// 128 KiB of parameters: a few tens of microseconds of Adam, small enough to balance ranks finely.
@@ -45,7 +46,10 @@ public final class SharedUpdateQueue {
     private static func wordsPerRank(pieces: Int) -> Int { (1 + pieces + wordsPerLine - 1) / wordsPerLine * wordsPerLine }
 
     /// `control`: `controlBytes` zeroed bytes on a cache-line boundary, in memory all `ranks` ranks map.
-    public init(control: UnsafeMutableRawPointer, count: Int, pieceFloats: Int = defaultPieceFloats, rank: Int, ranks: Int) {
+    /// `reportedRanges`: the disjoint ranges backward reports (the parameter tensors); the floats outside
+    /// them count as final from the start of each round. Empty: every float is reported.
+    public init(control: UnsafeMutableRawPointer, count: Int, pieceFloats: Int = defaultPieceFloats, rank: Int, ranks: Int,
+                reportedRanges: [Range<Int>] = []) {
         precondition(pieceFloats > 0 && pieceFloats % 16 == 0 && Int(bitPattern: control) % 64 == 0 && (0..<ranks).contains(rank))
         let n = Self.pieceCount(count, pieceFloats)
         precondition(n < 1 << Self.ticketBits, "SharedUpdateQueue: \(n) pieces")
@@ -55,34 +59,31 @@ public final class SharedUpdateQueue {
         self.rank = rank
         self.ranks = ranks
         wordsPerRank = Self.wordsPerRank(pieces: n)
-        reportedFloats = Array(repeating: 0, count: n)
+        unreportedFloats = pieces.map { piece in
+            reportedRanges.isEmpty ? 0 : piece.count - reportedRanges.reduce(0) { $0 + piece.clamped(to: $1).count }
+        }
+        reportedFloats = unreportedFloats
     }
 
     private func finitenessWord(_ r: Int) -> UnsafeMutablePointer<Int64> { words + Self.wordsPerLine + r * wordsPerRank }
     private func readyWord(_ r: Int, _ piece: Int) -> UnsafeMutablePointer<Int64> { finitenessWord(r) + 1 + piece }
 
-    /// Backward reports `range` final in round `round` (`GradientsReady`). A layer's parameters are still
-    /// read for its input gradient after its report, so the range is published only once the next report
-    /// (the next layer) or `publishAll` shows backward has moved past it.
+    /// Backward reports `range` final in round `round` (`GradientsReady`: its gradients are written and its
+    /// parameters no longer read). Each piece is published once all its floats are reported (or lie
+    /// outside `reportedRanges`).
     public func reported(_ range: Range<Int>, round: Int64) {
         if round != reportRound { startRound(round) }
-        if let pending = pendingRange { publish(pending, round: round) }
-        pendingRange = range
-    }
-
-    private func startRound(_ round: Int64) {
-        for i in reportedFloats.indices { reportedFloats[i] = 0 }
-        pendingRange = nil
-        reportRound = round
-    }
-
-    private func publish(_ range: Range<Int>, round: Int64) {
         guard !range.isEmpty, !pieces.isEmpty else { return }
         for index in range.lowerBound / pieceFloats ... (range.upperBound - 1) / pieceFloats where index < pieces.count {
             let overlap = range.clamped(to: pieces[index]).count
             reportedFloats[index] += overlap
             if reportedFloats[index] >= pieces[index].count { vd_atomic_store_release(readyWord(rank, index), round) }
         }
+    }
+
+    private func startRound(_ round: Int64) {
+        for i in reportedFloats.indices { reportedFloats[i] = unreportedFloats[i] }
+        reportRound = round
     }
 
     /// Every gradient of this rank is final for round `round`, and whether its first element is finite
@@ -105,9 +106,14 @@ public final class SharedUpdateQueue {
             if ticket >= Int64(pieces.count) { return nil }
             guard vd_atomic_compare_exchange(counter, word, round << Self.ticketBits | (ticket + 1)) else { continue }
             let index = pieces.count - 1 - Int(ticket)  // backward finishes the last layers first
-            let waited = Self.wait { (0..<ranks).allSatisfy { vd_atomic_load_acquire(readyWord($0, index)) >= round } }
+            let waited = Self.wait { isPublished(index, round: round) }
             return (pieces[index], waited)
         }
+    }
+
+    /// Whether every rank has published piece `index` in round `round`.
+    func isPublished(_ index: Int, round: Int64) -> Bool {
+        (0..<ranks).allSatisfy { vd_atomic_load_acquire(readyWord($0, index)) >= round }
     }
 
     /// Whether every rank's first gradient element was finite in round `round`: the same answer on every

@@ -32,13 +32,22 @@ public func gemmTN(
 
 /// `C[m×n] (+)= Aᵀ · B` with `A` stored `[k×m]`, `B` stored `[k×n]` and `k = leaves.rows`, the depth
 /// summed in `leaves`' order (each leaf in order, the leaves pairwise). One leaf is plain `gemmTN`.
+/// `rowsDone` hears bands of `C`'s rows, covering `0 ..< m` once from the last band to the first, each as
+/// soon as it is final: with several leaves, band by band as the kernel goes (a layer's weight gradient
+/// handed on in parts); with one, all rows at the end.
 public func gemmTN(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, leaves: BatchLeaves, accumulate: Bool
+    m: Int, n: Int, leaves: BatchLeaves, accumulate: Bool, rowsDone: ((Range<Int>) -> Void)? = nil
 ) {
-    if leaves.count == 1 { return gemmTN(a, b, c, m: m, n: n, k: leaves.rows, accumulate: accumulate) }
+    if leaves.count == 1 {
+        gemmTN(a, b, c, m: m, n: n, k: leaves.rows, accumulate: accumulate)
+        if m > 0 { rowsDone?(0..<m) }
+        return
+    }
     GEMMProfile.measure(forward: false, m: m, n: n, k: leaves.rows) {
-        leaves.boundaries.withUnsafeBufferPointer { GEMMDispatch.active.gemmTNLeaves(a, b, c, m, n, $0, accumulate) }
+        leaves.boundaries.withUnsafeBufferPointer {
+            GEMMDispatch.active.gemmTNLeaves(a, b, c, m, n, $0, accumulate, rowsDone)
+        }
     }
 }
 

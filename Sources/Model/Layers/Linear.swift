@@ -25,9 +25,12 @@ public struct Linear: Sendable, Equatable {
         biasOffset = layout.allocate("\(name).bias", shape: [outputs], fanIn: inputs)
     }
 
-    /// Where `W` and `b` lie in the parameter buffer, together (what `GradientsReady` is told).
-    public var parameterRange: Range<Int> {
-        min(weightOffset, biasOffset)..<max(weightOffset + inputs * outputs, biasOffset + outputs)
+    /// Where `b` lies in the parameter (and gradient) buffer.
+    public var biasRange: Range<Int> { biasOffset..<(biasOffset + outputs) }
+
+    /// Where rows `rows` of `W` (the weights of those inputs) lie in the parameter buffer.
+    public func weightRange(rows: Range<Int>) -> Range<Int> {
+        (weightOffset + rows.lowerBound * outputs)..<(weightOffset + rows.upperBound * outputs)
     }
 
     // MARK: forward
@@ -83,13 +86,16 @@ public struct Linear: Sendable, Equatable {
 
     /// `dW[firstRow ..< firstRow + width, :] = xᵀ · dy` for one input part: overwritten, since parts own
     /// disjoint rows and each layer runs backward once per step.
-    /// The rows (the batch) are summed in `leaves`' order (`BatchLeaves`).
+    /// The rows (the batch) are summed in `leaves`' order (`BatchLeaves`). `ready` hears the part's rows of
+    /// `W` in bands, each as soon as its gradient is final (`GradientsReady`).
     @inlinable
     public func backwardWeightsPart(
         _ x: UnsafePointer<Float>, width: Int, firstRow: Int, leaves: BatchLeaves,
-        preActivationGradient dy: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
+        preActivationGradient dy: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+        ready: GradientsReady? = nil
     ) {
-        gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, leaves: leaves, accumulate: false)
+        gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, leaves: leaves, accumulate: false,
+               rowsDone: ready.map { ready in { ready(weightRange(rows: (firstRow + $0.lowerBound)..<(firstRow + $0.upperBound))) } })
     }
 
     /// `backwardWeightsPart` with the rows in one leaf.
@@ -122,10 +128,10 @@ public struct Linear: Sendable, Equatable {
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
     ) {
         backwardActivation(dy, output: y, rows: rows, gradients: gradients)
-        backwardWeightsPart(x, width: inputs, firstRow: 0, rows: rows, preActivationGradient: dy, gradients: gradients)
         if let dx {
             backwardInputPart(preActivationGradient: dy, width: inputs, firstRow: 0, rows: rows, inputGradient: dx,
                               parameters: parameters)
         }
+        backwardWeightsPart(x, width: inputs, firstRow: 0, rows: rows, preActivationGradient: dy, gradients: gradients)
     }
 }

@@ -47,8 +47,9 @@ public struct MLP: Sendable, Equatable {
     /// (`rows × firstWidth`) is written there. The second part needs a gradient only when it is computed
     /// (the condition tower's features): `secondInputGradient` (`rows × secondWidth`) is then overwritten,
     /// or added to with `accumulateSecondInputGradient`. Sums over the rows follow `leaves` (`BatchLeaves`).
-    /// `ready` hears each layer's parameter range as soon as its gradients are written, before its input
-    /// gradient is computed.
+    /// `ready` hears each layer's bias once its gradient is written, then — after the layer's input
+    /// gradient, the last read of its weights — its weights in bands of rows as the weight gradient is
+    /// computed (`GradientsReady`).
     @inlinable
     public func backward(
         _ first: UnsafePointer<Float>, firstWidth: Int, second: UnsafePointer<Float>?, secondWidth: Int, leaves: BatchLeaves,
@@ -64,22 +65,17 @@ public struct MLP: Sendable, Equatable {
         for i in stride(from: layers.count - 1, to: 0, by: -1) {
             let layer = layers[i]
             layer.backwardActivation(dy, output: outputs[i], leaves: leaves, gradients: gradients)
-            layer.backwardWeightsPart(outputs[i - 1], width: layer.inputs, firstRow: 0, leaves: leaves,
-                                      preActivationGradient: dy, gradients: gradients)
-            ready?(layer.parameterRange)
+            ready?(layer.biasRange)
             layer.backwardInputPart(preActivationGradient: dy, width: layer.inputs, firstRow: 0, rows: rows,
                                     inputGradient: other, parameters: parameters)
+            layer.backwardWeightsPart(outputs[i - 1], width: layer.inputs, firstRow: 0, leaves: leaves,
+                                      preActivationGradient: dy, gradients: gradients, ready: ready)
             swap(&dy, &other)
         }
+        // The first layer: both input gradients (the last reads of W) before the weight gradient.
         let layer = layers[0]
         layer.backwardActivation(dy, output: outputs[0], leaves: leaves, gradients: gradients)
-        layer.backwardWeightsPart(first, width: firstWidth, firstRow: 0, leaves: leaves, preActivationGradient: dy,
-                                  gradients: gradients)
-        if let second, secondWidth > 0 {
-            layer.backwardWeightsPart(second, width: secondWidth, firstRow: firstWidth, leaves: leaves,
-                                      preActivationGradient: dy, gradients: gradients)
-        }
-        ready?(layer.parameterRange)
+        ready?(layer.biasRange)
         if let firstInputGradient {
             layer.backwardInputPart(preActivationGradient: dy, width: firstWidth, firstRow: 0, rows: rows,
                                     inputGradient: firstInputGradient, parameters: parameters)
@@ -88,6 +84,12 @@ public struct MLP: Sendable, Equatable {
             layer.backwardInputPart(preActivationGradient: dy, width: secondWidth, firstRow: firstWidth, rows: rows,
                                     inputGradient: secondInputGradient, parameters: parameters,
                                     accumulate: accumulateSecondInputGradient)
+        }
+        layer.backwardWeightsPart(first, width: firstWidth, firstRow: 0, leaves: leaves, preActivationGradient: dy,
+                                  gradients: gradients, ready: ready)
+        if let second, secondWidth > 0 {
+            layer.backwardWeightsPart(second, width: secondWidth, firstRow: firstWidth, leaves: leaves,
+                                      preActivationGradient: dy, gradients: gradients, ready: ready)
         }
     }
 }

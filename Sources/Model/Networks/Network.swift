@@ -15,8 +15,8 @@ public struct MiniBatch {
     /// The order of the backward pass's sums over the examples (`BatchLeaves`); one leaf unless the
     /// trainer asks for the order that does not depend on the number of ranks.
     public var leaves: BatchLeaves
-    /// Told each layer's parameter range as soon as backward has written that layer's gradients for the
-    /// step, so an exchange can start summing them across ranks while backward goes on (`GradientsReady`).
+    /// Told each part of the parameters as soon as backward has written its gradients for the step, so an
+    /// exchange can start summing them across ranks while backward goes on (`GradientsReady`).
     public var gradientsReady: GradientsReady?
 
     public init(count: Int, pixels: UnsafePointer<Float>, labels: UnsafePointer<UInt8>?,
@@ -33,10 +33,12 @@ public struct MiniBatch {
     }
 }
 
-/// Called by backward with a layer's range in the parameter (and gradient) buffer once that layer's weight
-/// and bias gradients are final for the step: backward neither reads nor writes them again. The last layer
-/// comes first, as backward runs. The layer's parameters are still read (for its input gradient) until the
-/// next report or the end of backward, and not after: the shared-memory exchange updates them from then on.
+/// Called by backward with a range of the parameter (and gradient) buffer whose gradients are final for
+/// the step and whose parameters backward reads no more: from the call on, an exchange may sum those
+/// gradients across ranks and the shared-memory exchange may update those parameters. A range is a part
+/// of one tensor — a bias, or a band of a weight's rows as the weight gradient is computed — and each
+/// element is reported at most once per step; the last layers come first, as backward runs. (So a layer's
+/// input gradient, which reads its weights, is computed before its weight gradient.)
 public typealias GradientsReady = (Range<Int>) -> Void
 
 /// Loss terms SUMMED over the examples of a batch (divide by the number of examples for a per-example

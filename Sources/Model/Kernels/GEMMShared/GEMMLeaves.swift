@@ -11,13 +11,20 @@
 /// result into tile `t`, which is free at that moment; the last leaf stores the root straight into `C`.
 /// So the tree costs the loads of the pending tiles and no extra pass. The column block shrinks as the
 /// batch grows, so the packed block stays the size `gemmBlockedTN` uses.
+///
+/// `rowsDone`, when given, hears each band of `C`'s rows as soon as it is final (in the last column
+/// block), so that a caller can hand the finished rows of a weight gradient on while the rest is computed.
+/// The bands cover `0 ..< m` once, the last band first.
 func gemmBlockedTNLeaves(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool
+    m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool, rowsDone: ((Range<Int>) -> Void)?
 ) {
     let leafCount = boundaries.count - 1, k = boundaries[leafCount]
     precondition(leafCount >= 1 && leafCount & (leafCount - 1) == 0 && boundaries[0] == 0, "GEMM leaves: bad boundaries")
-    if m <= 0 || n <= 0 { return }
+    if m <= 0 || n <= 0 {
+        if m > 0 { rowsDone?(0..<m) }
+        return
+    }
     let mr = GEMMTile.rows, nr = GEMMTile.columns, tileSize = mr * nr
     let levels = leafCount.trailingZeroBitCount
     let depth = max(k, 1)
@@ -37,8 +44,10 @@ func gemmBlockedTNLeaves(
                 // As gemmBlockedTN: a contiguous copy of Aᵀ's rows pays off over many column panels. Copied a
                 // row block at a time, so that each B panel then serves the block's row panels from L1.
                 let packA = nc >= 8 * nr, blockRows = packA ? rowBlock : mr
-                var icBlock = 0
-                while icBlock < m {
+                // The row blocks from the last to the first: backward hands a model's parameters on from
+                // the end (`rowsDone`), and the shared-memory exchange takes them in that order.
+                var icBlock = (m - 1) / blockRows * blockRows
+                while icBlock >= 0 {
                     let block = min(blockRows, m - icBlock)
                     if packA {
                         for i in stride(from: 0, to: block, by: mr) {
@@ -73,7 +82,8 @@ func gemmBlockedTNLeaves(
                         }
                         jc += nr
                     }
-                    icBlock += block
+                    if jcBlock + nc == n { rowsDone?(icBlock..<(icBlock + block)) }
+                    icBlock -= blockRows
                 }
                 jcBlock += nc
             }
