@@ -4,7 +4,7 @@ import Model
 /// One copy of the parameters and of Adam's moments for all ranks of a node, in a `NodeSharedMemory`
 /// window; rank r's gradients in its own segment. A step is
 ///
-///     backward into my gradient segment, publishing each layer as it is done (`SharedUpdateQueue`) ·
+///     backward into my gradient segment, publishing each bias and band of weights as it is done (`SharedUpdateQueue`) ·
 ///     until no piece is left: take the next piece, wait until every rank has published it,
 ///     g = Σ_r gradients_r (pairwise, `PairwiseSum`), Adam on the piece · synchronize
 ///
@@ -51,7 +51,7 @@ final class SharedMemoryExchange: GradientExchange {
                                   rank: memory.rank, ranks: memory.size, reportedRanges: tensors)
     }
 
-    /// Backward's layer reports go to the queue, for the step about to be exchanged.
+    /// Backward's reports (biases, bands of weights) go to the queue, for the step about to be exchanged.
     var gradientsReady: GradientsReady? { { [unowned self] in queue.reported($0, round: round + 1) } }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {

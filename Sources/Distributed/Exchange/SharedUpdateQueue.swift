@@ -9,8 +9,8 @@ import Darwin
 /// Who updates which piece of the parameters in a node-shared-memory step, decided while the step runs.
 ///
 /// The parameters are cut into pieces (`pieceFloats`, a multiple of a cache line). In round t (a step),
-/// each rank publishes, piece by piece, that its gradients there are final — as backward reports its
-/// layers (`reported`), the rest when it enters the exchange (`publishAll`) — and the ranks then take
+/// each rank publishes, piece by piece, that its gradients there are final — as backward reports biases
+/// and bands of weights (`reported`), the rest when it enters the exchange (`publishAll`) — and the ranks then take
 /// pieces from one shared ticket counter (`claim`), last piece first as backward finishes them, each
 /// waiting until every rank has published the piece it took. So a rank that finishes backward early
 /// sums and updates the pieces the others have finished instead of waiting for them at a barrier, and a
