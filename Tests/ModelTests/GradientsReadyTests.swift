@@ -57,9 +57,15 @@ struct GradientsReadyTests {
             let parts = reports.filter { tallest.offset..<(tallest.offset + tallest.count) ~= $0.range.lowerBound }.count
             #expect(parts > 1, "\(kind): \(tallest.name) \(tallest.shape) came in \(parts) report")
         }
-        // The last layer first, as backward runs: the first report is at the end of the buffer.
+        // The last layer first, as backward runs: the first report is at the end of the buffer, and within a
+        // tensor each report lies below the one before (the order the shared update takes pieces in).
         let last = network.layout.entries.max { $0.offset < $1.offset }!
         if kind == .vae { #expect(reports.first?.range.contains(last.offset) == true, "the output layer comes first") }
+        for entry in network.layout.entries {
+            let within = reports.map(\.range).filter { (entry.offset..<(entry.offset + entry.count)).contains($0.lowerBound) }
+            #expect(zip(within, within.dropFirst()).allSatisfy { $1.upperBound <= $0.lowerBound },
+                    "\(kind): \(entry.name) reported in the order \(within)")
+        }
 
         // Parameters reported are no longer read: overwriting them at once changes no gradient bit.
         let (poisoned, _) = step(poison: true)

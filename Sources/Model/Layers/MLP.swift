@@ -85,11 +85,12 @@ public struct MLP: Sendable, Equatable {
                                     inputGradient: secondInputGradient, parameters: parameters,
                                     accumulate: accumulateSecondInputGradient)
         }
-        layer.backwardWeightsPart(first, width: firstWidth, firstRow: 0, leaves: leaves, preActivationGradient: dy,
-                                  gradients: gradients, ready: ready)
+        // The second part's rows of W lie after the first's: handed on first, as backward goes from the end.
         if let second, secondWidth > 0 {
             layer.backwardWeightsPart(second, width: secondWidth, firstRow: firstWidth, leaves: leaves,
                                       preActivationGradient: dy, gradients: gradients, ready: ready)
         }
+        layer.backwardWeightsPart(first, width: firstWidth, firstRow: 0, leaves: leaves, preActivationGradient: dy,
+                                  gradients: gradients, ready: ready)
     }
 }
