@@ -116,13 +116,14 @@ import Testing
         let first = buckets.ranges[0], second = buckets.ranges[1]
         let tensor = buckets.tensorRanges.last { second.contains($0.lowerBound) }!
         reduction.ready(first)
+        // The half holding the tensor's start first: it must not count for the whole tensor.
         let middle = tensor.lowerBound + tensor.count / 2
-        reduction.ready(middle..<tensor.upperBound)
+        reduction.ready(tensor.lowerBound..<middle)
         let deadline = Date().addingTimeInterval(5)
         while world.recorded.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
         Thread.sleep(forTimeInterval: 0.05)
         #expect(world.recorded == [first], "half of \(tensor) reported: \(world.recorded)")
-        reduction.ready(tensor.lowerBound..<middle)
+        reduction.ready(middle..<tensor.upperBound)
         while world.recorded.count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
         #expect(world.recorded == [first, second])
         try reduction.finish()
