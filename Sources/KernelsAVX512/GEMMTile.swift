@@ -51,9 +51,11 @@ public func avx512GEMMTN(
 /// `C[m×n] (+)= Aᵀ · B` summed over the depth in leaves added pairwise (`BatchLeaves`), on AVX-512.
 public func avx512GEMMTNLeaves(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool, rowsDone: ((Range<Int>) -> Void)?
+    m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool, rowsDone: ((Range<Int>) -> Void)?,
+    nextRowBlock: ((Int) -> Int?)?
 ) {
-    gemmBlockedTNLeaves(a, b, c, m: m, n: n, boundaries: boundaries, accumulate: accumulate, rowsDone: rowsDone)
+    gemmBlockedTNLeaves(a, b, c, m: m, n: n, boundaries: boundaries, accumulate: accumulate, rowsDone: rowsDone,
+                        nextRowBlock: nextRowBlock)
 }
 
 /// `C[m×n] (+)= A · Bᵀ`, `B` stored `[n×k]`, on AVX-512.

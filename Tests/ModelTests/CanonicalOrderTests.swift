@@ -70,9 +70,9 @@ struct CanonicalOrderTests {
                     a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in c.withUnsafeMutableBufferPointer { c in
                         let base = c.baseAddress!
                         kernels.gemmTNLeaves(a.baseAddress! + range.lowerBound * m, b.baseAddress! + range.lowerBound * n,
-                                             base, m, n, bounds, false) { rows in
+                                             base, m, n, bounds, false, { rows in
                             bands.append((rows, Array(UnsafeBufferPointer(start: base + rows.lowerBound * n, count: rows.count * n))))
-                        }
+                        }, nil)
                     } } }
                 }
                 #expect(bands.reversed().map(\.rows.lowerBound) == [0] + bands.reversed().dropLast().map(\.rows.upperBound)

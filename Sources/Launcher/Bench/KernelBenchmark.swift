@@ -153,7 +153,7 @@ public enum KernelBenchmark {
         let call: () -> Void = switch product.kind {
         case .forward: { kernels.gemm(a, b, c, m, n, k, false) }
         case .weightGradient where leaves > 1:
-            { boundaries.withUnsafeBufferPointer { kernels.gemmTNLeaves(a, b, c, m, n, $0, false, nil) } }
+            { boundaries.withUnsafeBufferPointer { kernels.gemmTNLeaves(a, b, c, m, n, $0, false, nil, nil) } }
         case .weightGradient: { kernels.gemmTN(a, b, c, m, n, k, false) }
         case .inputGradient: { kernels.gemmNT(a, b, c, m, n, k, false) }
         }

@@ -35,18 +35,24 @@ public func gemmTN(
 /// `rowsDone` hears bands of `C`'s rows, covering `0 ..< m` once from the last band to the first, each as
 /// soon as it is final: with several leaves, band by band as the kernel goes (a layer's weight gradient
 /// handed on in parts); with one, all rows at the end.
+///
+/// `nextRowBlock` shares one `C` out among callers — ranks computing a slower rank's weight gradient with
+/// it (`WeightGradientSharing`): called with the number of blocks of rows, it returns the next block
+/// this call computes, or nil to stop. The blocks computed by all callers together have the bits of one
+/// call alone; `rowsDone` hears this call's. (With it, one leaf goes through the leaves kernel as well.)
 public func gemmTN(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, leaves: BatchLeaves, accumulate: Bool, rowsDone: ((Range<Int>) -> Void)? = nil
+    m: Int, n: Int, leaves: BatchLeaves, accumulate: Bool, rowsDone: ((Range<Int>) -> Void)? = nil,
+    nextRowBlock: ((Int) -> Int?)? = nil
 ) {
-    if leaves.count == 1 {
+    if leaves.count == 1 && nextRowBlock == nil {
         gemmTN(a, b, c, m: m, n: n, k: leaves.rows, accumulate: accumulate)
         if m > 0 { rowsDone?(0..<m) }
         return
     }
     GEMMProfile.measure(forward: false, m: m, n: n, k: leaves.rows) {
         leaves.boundaries.withUnsafeBufferPointer {
-            GEMMDispatch.active.gemmTNLeaves(a, b, c, m, n, $0, accumulate, rowsDone)
+            GEMMDispatch.active.gemmTNLeaves(a, b, c, m, n, $0, accumulate, rowsDone, nextRowBlock)
         }
     }
 }

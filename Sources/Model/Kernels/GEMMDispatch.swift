@@ -41,11 +41,11 @@ public enum GEMMDispatch {
         UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Int, Bool
     ) -> Void
 
-    /// `C[m×n] (+)= Aᵀ · B` over the depth cut at the leaf `boundaries`, leaves added pairwise; the last
-    /// argument hears each band of `C`'s rows once it is final.
+    /// `C[m×n] (+)= Aᵀ · B` over the depth cut at the leaf `boundaries`, leaves added pairwise; the next
+    /// argument hears each band of `C`'s rows once it is final, the last chooses the bands (`gemmTN`).
     public typealias LeavesKernel = @Sendable (
         UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, UnsafeBufferPointer<Int>, Bool,
-        ((Range<Int>) -> Void)?
+        ((Range<Int>) -> Void)?, ((Int) -> Int?)?
     ) -> Void
 
     /// The three GEMM forms of one path.
@@ -153,7 +153,7 @@ public enum GEMMDispatch {
                              gemmTN: { avx512GEMMTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmNT: { avx512GEMMNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTNLeaves: { avx512GEMMTNLeaves($0, $1, $2, m: $3, n: $4, boundaries: $5, accumulate: $6,
-                                                                rowsDone: $7) })
+                                                                rowsDone: $7, nextRowBlock: $8) })
             #else
             return nil
             #endif
@@ -164,7 +164,7 @@ public enum GEMMDispatch {
                              gemmTN: { GEMMNativeKernels.gemmTN($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmNT: { GEMMNativeKernels.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTNLeaves: { GEMMNativeKernels.gemmTNLeaves($0, $1, $2, m: $3, n: $4, boundaries: $5,
-                                                                            accumulate: $6, rowsDone: $7) })
+                                                                            accumulate: $6, rowsDone: $7, nextRowBlock: $8) })
         case .reference:
             return KernelSet(path: .reference,
                              gemm: { GEMMReference.gemm($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
@@ -172,8 +172,7 @@ public enum GEMMDispatch {
                              gemmNT: { GEMMReference.gemmNT($0, $1, $2, m: $3, n: $4, k: $5, accumulate: $6) },
                              gemmTNLeaves: {
                                  GEMMReference.gemmTN($0, $1, $2, m: $3, n: $4, leaves: BatchLeaves(boundaries: Array($5)),
-                                                      accumulate: $6)
-                                 if $3 > 0 { $7?(0..<$3) }
+                                                      accumulate: $6, rowsDone: $7, nextRowBlock: $8)
                              })
         }
     }

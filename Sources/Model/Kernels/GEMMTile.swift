@@ -40,8 +40,9 @@ enum GEMMNativeKernels {
 
     static func gemmTNLeaves(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                              m: Int, n: Int, boundaries: UnsafeBufferPointer<Int>, accumulate: Bool,
-                             rowsDone: ((Range<Int>) -> Void)?) {
-        gemmBlockedTNLeaves(a, b, c, m: m, n: n, boundaries: boundaries, accumulate: accumulate, rowsDone: rowsDone)
+                             rowsDone: ((Range<Int>) -> Void)?, nextRowBlock: ((Int) -> Int?)?) {
+        gemmBlockedTNLeaves(a, b, c, m: m, n: n, boundaries: boundaries, accumulate: accumulate, rowsDone: rowsDone,
+                            nextRowBlock: nextRowBlock)
     }
 
     static func gemmNT(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
