@@ -130,7 +130,7 @@ let package = Package(
         // Checks that need several real ranks; run under mpirun by scripts/test (np = 2 and 4).
         .executableTarget(
             name: "multirank-tests",
-            dependencies: ["Distributed", "Model", "FileFormats", "Datasets"],
+            dependencies: ["Distributed", "Model", "FileFormats", "Datasets", "CSharedAtomics"],
             path: "Tests/MultiRank",
             swiftSettings: kernelSettings
         ),

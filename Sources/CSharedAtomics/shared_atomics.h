@@ -23,6 +23,18 @@ static inline bool vd_atomic_compare_exchange(int64_t *word, int64_t expected, i
     return __atomic_compare_exchange_n(word, &expected, desired, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
+/// Adds `delta` to `*word`, in the one total order of all `_seq_cst` operations; returns the new value.
+static inline int64_t vd_atomic_add_seq_cst(int64_t *word, int64_t delta) {
+    return __atomic_add_fetch(word, delta, __ATOMIC_SEQ_CST);
+}
+
+/// Reads `*word` in the one total order of all `_seq_cst` operations (a Dekker-style handshake: of a
+/// store to x then a load of y, and a store to y then a load of x, at least one load sees the store).
+static inline int64_t vd_atomic_load_seq_cst(const int64_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+
+/// Writes `*word` in the one total order of all `_seq_cst` operations.
+static inline void vd_atomic_store_seq_cst(int64_t *word, int64_t value) { __atomic_store_n(word, value, __ATOMIC_SEQ_CST); }
+
 /// A hint inside a spin-wait loop: lets the sibling hardware thread run and saves power.
 static inline void vd_spin_pause(void) {
 #if defined(__x86_64__)

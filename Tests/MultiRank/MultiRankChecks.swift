@@ -55,6 +55,9 @@ final class MultiRankChecks: @unchecked Sendable {
         check("shared update queue: pieces taken once each, after every rank published them; a slow rank takes fewer") {
             try sharedUpdateQueue()
         }
+        check("weight gradient help: a slow rank's gradient computed partly by the others, with its bits alone") {
+            try weightGradientHelp()
+        }
     }
 
     /// Every rank's values are a function of (rank, index) that every rank can compute, with magnitudes over

@@ -44,6 +44,7 @@ final class AdaptiveExchange: GradientExchange {
     var adam: Adam { exchanges[active].adam }
     var hasReplicas: Bool { exchanges[active].hasReplicas }
     var gradientsReady: GradientsReady? { exchanges[active].gradientsReady }
+    var weightGradientSharing: (any WeightGradientSharing)? { exchanges[active].weightGradientSharing }
 
     func publish(_ write: () -> Void) throws { try exchanges[active].publish(write) }
     func releaseMemory() { exchanges[active].releaseMemory() }

@@ -41,6 +41,9 @@ protocol GradientExchange: AnyObject {
     /// What backward tells as each layer's gradients are done (`MiniBatch.gradientsReady`), when the
     /// exchange starts summing them during backward (`--overlap`); nil otherwise.
     var gradientsReady: GradientsReady? { get }
+    /// What computes backward's first-layer weight gradients (`MiniBatch.weightGradientSharing`): with the
+    /// help of ranks that finished backward first, in the shared-memory exchange; nil otherwise.
+    var weightGradientSharing: (any WeightGradientSharing)? { get }
     /// This rank stops holding the exchange's memory while another exchange runs (`AdaptiveExchange`, and
     /// between the timed steps of `--gradient-exchange auto`), so a rank never holds both. What the
     /// memory held is then undefined until the exchange is handed the parameters and moments again, and
@@ -54,6 +57,7 @@ protocol GradientExchange: AnyObject {
 
 extension GradientExchange {
     var gradientsReady: GradientsReady? { nil }
+    var weightGradientSharing: (any WeightGradientSharing)? { nil }
     func releaseMemory() {}
     func releaseSharedPages() {}
 }
@@ -64,6 +68,9 @@ struct ExchangeOutcome {
     var finite: Bool
     /// Time spent exchanging or waiting for the other ranks (the "exchange share" of a step).
     var exchangeNanoseconds: UInt64
+    /// Time spent, while waiting, computing a slower rank's weight gradient blocks (`WeightGradientHelp`):
+    /// GEMM work, not counted in `exchangeNanoseconds`.
+    var assistNanoseconds: UInt64 = 0
 }
 
 /// The exchange for `mode` on `world`, with its buffers allocated, and a line saying why it was chosen.
@@ -81,14 +88,17 @@ struct ExchangeOutcome {
 /// `overlap`: whether the allreduce exchange sums during backward, in buckets cut at `tensors` (where each
 /// parameter tensor lies); the line says so when it does. The shared-memory exchange takes the padding
 /// between `tensors`, which backward never reports, as always final.
+///
+/// `helpFloats`: room per rank for the inputs of a weight gradient other ranks may help with in the
+/// shared-memory exchange (`WeightGradientHelp`); 0 for no help.
 func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode? = nil, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,
                           treeOrder: Bool = false, overlap: ExchangeOverlap = .off,
-                          tensors: [Range<Int>] = []) throws -> (any GradientExchange, String) {
+                          tensors: [Range<Int>] = [], helpFloats: Int = 0) throws -> (any GradientExchange, String) {
     let buckets = try overlap.buckets(tensors: tensors, parameterCount: parameterCount, world: world)
     let (exchange, line) = try makeExchange(mode, resumed: resumed, parameterCount: parameterCount, world: world,
                                             learningRate: learningRate, weightDecay: weightDecay, treeOrder: treeOrder,
-                                            buckets: buckets, tensors: tensors)
+                                            buckets: buckets, tensors: tensors, helpFloats: helpFloats)
     guard let buckets, exchange is AllreduceExchange || exchange is AdaptiveExchange else {
         if overlap.mode == .on && world.size > 1 {
             throw AgreedFailure("--overlap on works with the allreduce exchange, not \(exchange.mode.rawValue). "
@@ -102,7 +112,8 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
 
 private func makeExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode?, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,
-                          treeOrder: Bool, buckets: GradientBuckets?, tensors: [Range<Int>]) throws -> (any GradientExchange, String) {
+                          treeOrder: Bool, buckets: GradientBuckets?, tensors: [Range<Int>],
+                          helpFloats: Int) throws -> (any GradientExchange, String) {
     func replicated() -> AllreduceExchange {
         AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay,
                           treeOrder: treeOrder, buckets: buckets)
@@ -131,7 +142,8 @@ private func makeExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
     let sharedOrNil: SharedMemoryExchange?
     do {
         sharedOrNil = try SharedMemoryExchange(parameterCount: parameterCount, world: world,
-                                               learningRate: learningRate, weightDecay: weightDecay, tensors: tensors)
+                                               learningRate: learningRate, weightDecay: weightDecay, tensors: tensors,
+                                               helpFloats: helpFloats)
     } catch let full as SharedMemoryUnavailable {
         guard mode == .auto else { throw AgreedFailure("--gradient-exchange shared-memory: \(full)") }
         return (replicated(), "auto: \(full)")

@@ -13,7 +13,9 @@ import Model
 /// pieces), and nothing is copied back: the next forward pass of every rank reads the one updated copy.
 /// What an allreduce and n replicated Adam updates cost in memory traffic shrinks to about 1/n of one
 /// update. The result is deterministic (fixed summation order, whoever updates a piece) and there are no
-/// replicas to drift apart. The window's layout: `SharedWindowLayout`, then the queue's control block.
+/// replicas to drift apart. The window's layout: `SharedWindowLayout`, then the queue's control block,
+/// then `WeightGradientHelp`'s boards and help areas: a rank waiting for the others computes blocks of a
+/// slower rank's first-layer weight gradient, which that rank offers.
 ///
 /// A step whose outcome is not finite may have updated some pieces with the poisoned sum: the parameters
 /// are then undefined, and the trainer stops without saving them (as it does on every non-finite step).
@@ -31,17 +33,24 @@ final class SharedMemoryExchange: GradientExchange {
     /// `AdaptiveExchange` switches to this exchange. Steps share the update through `queue`.
     let slice: Range<Int>
     private let queue: SharedUpdateQueue
+    /// Nil when `helpFloats` is 0 (no help area) or the rank is alone.
+    private var help: WeightGradientHelp?
     /// Steps run: the queue's round, the same on every rank (each step is collective).
     private var round: Int64 = 0
 
     /// Nil when the ranks do not share one node (collective: every rank gets the same answer). `tensors`:
     /// where the parameter tensors lie; the floats between them (padding) are never reported by backward.
+    /// `helpFloats`: each rank's help area, room for the `x` and `dy` of the largest weight gradient it
+    /// may offer (`WeightGradientHelp`); 0 for none.
     init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double,
-          tensors: [Range<Int>] = []) throws {
+          tensors: [Range<Int>] = [], helpFloats: Int = 0) throws {
         let floats = SharedWindowLayout.floats(parameterCount: parameterCount, ranks: world.size)
         let controlFloats = SharedUpdateQueue.controlBytes(count: parameterCount, pieceFloats: SharedUpdateQueue.defaultPieceFloats,
                                                            ranks: world.size) / MemoryLayout<Float>.stride
-        guard let memory = try world.nodeSharedMemory(floats: floats + controlFloats) else { return nil }
+        let boardFloats = helpFloats > 0 ? WeightGradientHelp.controlBytes(ranks: world.size) / MemoryLayout<Float>.stride : 0
+        let areaFloats = (helpFloats + 15) / 16 * 16
+        let total = floats + controlFloats + boardFloats + world.size * areaFloats
+        guard let memory = try world.nodeSharedMemory(floats: total) else { return nil }
         self.memory = memory
         let layout = SharedWindowLayout(memory: memory, parameterCount: parameterCount, learningRate: learningRate,
                                         weightDecay: weightDecay)
@@ -49,29 +58,46 @@ final class SharedMemoryExchange: GradientExchange {
             (layout.parameters, layout.adam, layout.gradientSegments, layout.gradients, layout.slice)
         queue = SharedUpdateQueue(control: UnsafeMutableRawPointer(memory.base + floats), count: parameterCount,
                                   rank: memory.rank, ranks: memory.size, reportedRanges: tensors)
+        help = nil
+        guard helpFloats > 0 && memory.size > 1 else { return }
+        let boards = memory.base + floats + controlFloats
+        let help = WeightGradientHelp(window: memory.base, windowFloats: total, control: UnsafeMutableRawPointer(boards),
+                                      areas: boards + boardFloats, areaFloats: areaFloats, rank: memory.rank,
+                                      ranks: memory.size, currentRound: { [unowned self] in round + 1 })
+        self.help = help
+        queue.whileWaiting = { [unowned self] in help.assist(round: round) }
     }
 
     /// Backward's reports (biases, bands of weights) go to the queue, for the step about to be exchanged.
     var gradientsReady: GradientsReady? { { [unowned self] in queue.reported($0, round: round + 1) } }
 
+    var weightGradientSharing: (any WeightGradientSharing)? { help }
+
     func reduceAndUpdate() throws -> ExchangeOutcome {
         round += 1
         let round = round
+        help?.enterExchange(round: round)
         // Every rank reads every rank's flag, so all agree on stopping (see `GradientExchange`).
         queue.publishAll(round: round, finite: gradients[0].isFinite)
         var waited: UInt64 = 0
         adam.update(parameters: parameters, summing: gradientSources) {
+            // A slower rank's offered weight gradient first: it is on the step's critical path.
+            help?.assist(round: round)
             guard let claimed = queue.claim(round: round) else { return nil }
             waited += claimed.waitedNanoseconds
             return claimed.piece
         }
         let agreement = queue.allFinite(round: round)
         waited += agreement.waitedNanoseconds
-        guard agreement.finite else { return ExchangeOutcome(finite: false, exchangeNanoseconds: waited) }
+        // Blocks computed for slower ranks: GEMM time, neither exchange nor optimizer.
+        let assisted = help?.takeAssistNanoseconds() ?? 0
+        guard agreement.finite else {
+            return ExchangeOutcome(finite: false, exchangeNanoseconds: waited, assistNanoseconds: assisted)
+        }
         let updated = DispatchTime.now().uptimeNanoseconds
         try memory.synchronize()  // every piece is updated; gradient segments may be overwritten again
         let end = DispatchTime.now().uptimeNanoseconds
-        return ExchangeOutcome(finite: true, exchangeNanoseconds: waited + (end - updated))
+        return ExchangeOutcome(finite: true, exchangeNanoseconds: waited + (end - updated), assistNanoseconds: assisted)
     }
 
     /// After every rank has written its slice from a replica (`AdaptiveExchange`).

@@ -32,6 +32,9 @@ public final class SharedUpdateQueue {
     /// Floats of each piece that backward never reports (padding between tensors): final from the start.
     private let unreportedFloats: [Int]
     private var reportRound: Int64 = 0
+    /// Work this rank may do while it waits for other ranks (help them with their backward), called
+    /// between checks; returns the nanoseconds it worked, which do not count as waiting.
+    public var whileWaiting: (() -> UInt64)?
 
     /// 128 KiB of parameters: a few tens of microseconds of Adam, small enough to balance ranks finely.
     public static let defaultPieceFloats = 32_768
@@ -106,7 +109,7 @@ public final class SharedUpdateQueue {
             if ticket >= Int64(pieces.count) { return nil }
             guard vd_atomic_compare_exchange(counter, word, round << Self.ticketBits | (ticket + 1)) else { continue }
             let index = pieces.count - 1 - Int(ticket)  // backward finishes the last layers first
-            let waited = Self.wait { isPublished(index, round: round) }
+            let waited = Self.wait(doing: whileWaiting) { isPublished(index, round: round) }
             return (pieces[index], waited)
         }
     }
@@ -119,19 +122,21 @@ public final class SharedUpdateQueue {
     /// Whether every rank's first gradient element was finite in round `round`: the same answer on every
     /// rank. Waits for every rank's `publishAll`.
     public func allFinite(round: Int64) -> (finite: Bool, waitedNanoseconds: UInt64) {
-        let waited = Self.wait { (0..<ranks).allSatisfy { vd_atomic_load_acquire(finitenessWord($0)) >= 2 * round } }
+        let waited = Self.wait(doing: whileWaiting) { (0..<ranks).allSatisfy { vd_atomic_load_acquire(finitenessWord($0)) >= 2 * round } }
         return ((0..<ranks).allSatisfy { vd_atomic_load_acquire(finitenessWord($0)) == 2 * round + 1 }, waited)
     }
 
     /// Spins until `done`, pausing, then yielding the core after a while: with more ranks than cores
     /// (`--oversubscribe`) the rank waited for may need this one's core. Returns the nanoseconds waited.
-    private static func wait(until done: () -> Bool) -> UInt64 {
+    private static func wait(doing work: (() -> UInt64)?, until done: () -> Bool) -> UInt64 {
         if done() { return 0 }
         let start = DispatchTime.now().uptimeNanoseconds
-        var spins = 0
+        var spins = 0, worked: UInt64 = 0
         while !done() {
+            if let work { worked += work() }
             if spins < 2_000 { vd_spin_pause(); spins += 1 } else { sched_yield() }
         }
-        return DispatchTime.now().uptimeNanoseconds - start
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        return elapsed - min(elapsed, worked)
     }
 }

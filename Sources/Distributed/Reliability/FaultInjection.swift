@@ -9,10 +9,12 @@ import Foundation
 /// - `nan`:    report a NaN loss for the step (the non-finite loss check's test);
 /// - `drift`:  after the step's update add 1e-3 to the first parameter (the replica checksum's test);
 /// - `sigterm`, `sigint`: send this process the signal before the step (the stop-signal path's test);
+/// - `slow`:   sleep T seconds before the forward/backward of step S and of every step after it: a rank
+///   slower than the others, which they help with its weight gradients in shared memory;
 /// - `slowcheckpoint`: sleep T seconds (default 3600) as rank R begins writing the checkpoint of step S
 ///   (scripts/test-host-loss takes a host's link down while rank 0 writes).
 public struct FaultInjection: Sendable, Equatable {
-    public enum Kind: String, Sendable { case stall, nan, drift, sigterm, sigint, slowcheckpoint }
+    public enum Kind: String, Sendable { case stall, nan, drift, sigterm, sigint, slow, slowcheckpoint }
     public static let environmentVariable = "VAE_DIST_FAULT"
 
     public var kind: Kind
@@ -25,7 +27,7 @@ public struct FaultInjection: Sendable, Equatable {
         let fields = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard let first = fields.first, !first.isEmpty else { return nil }
         guard let kind = Kind(rawValue: first) else {
-            throw TrainingError("\(Self.environmentVariable)=\(text): unknown fault '\(first)' (stall, nan, drift, sigterm, sigint, slowcheckpoint)")
+            throw TrainingError("\(Self.environmentVariable)=\(text): unknown fault '\(first)' (stall, nan, drift, sigterm, sigint, slow, slowcheckpoint)")
         }
         self.kind = kind
         rank = nil
@@ -52,8 +54,8 @@ public struct FaultInjection: Sendable, Equatable {
         return try FaultInjection(parsing: String(cString: value))
     }
 
-    /// True when this fault is due on `rank` at global step `step`.
+    /// True when this fault is due on `rank` at global step `step` (`slow`: at `step` and after).
     public func applies(_ kind: Kind, rank: Int, step: Int) -> Bool {
-        self.kind == kind && self.step == step && (self.rank ?? rank) == rank
+        self.kind == kind && (kind == .slow ? step >= self.step : self.step == step) && (self.rank ?? rank) == rank
     }
 }

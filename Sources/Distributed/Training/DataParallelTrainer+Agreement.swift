@@ -32,7 +32,9 @@ extension DataParallelTrainer {
 
     /// Test-only faults due before the forward/backward of `step`.
     func injectBeforeStep(_ fault: FaultInjection, step: Int) throws {
-        if fault.applies(.stall, rank: world.rank, step: step) { Thread.sleep(forTimeInterval: fault.seconds) }
+        if fault.applies(.stall, rank: world.rank, step: step) || fault.applies(.slow, rank: world.rank, step: step) {
+            Thread.sleep(forTimeInterval: fault.seconds)
+        }
         if fault.applies(.sigterm, rank: world.rank, step: step) { raise(SIGTERM) }
         if fault.applies(.sigint, rank: world.rank, step: step) { raise(SIGINT) }
     }

@@ -111,7 +111,9 @@ public final class DataParallelTrainer {
         (exchange, exchangeChoice) = try makeGradientExchange(
             gradientExchange, resumed: resumedMode, parameterCount: network.layout.count, world: world,
             learningRate: config.learningRate, weightDecay: config.weightDecay, treeOrder: planned.isCanonical,
-            overlap: overlap, tensors: GradientBuckets.tensors(of: network.layout))
+            overlap: overlap, tensors: GradientBuckets.tensors(of: network.layout),
+            helpFloats: planned.isCanonical ? WeightGradientHelp.areaFloats(network.layout, globalBatch: config.globalBatch,
+                                                                           ranks: world.size) : 0)
         reduction = planned.honoured(byTreeOrderExchange: exchange.sumsInTreeOrder)
         if let restored { resumeTrajectory(at: restored.metadata) }
         // Weights from a safetensors file: checked against this network by every rank, so a mismatch is one
@@ -230,7 +232,8 @@ public final class DataParallelTrainer {
                     let leaves = reduction.leaves(batch: globalBatch, rank: world.rank, size: world.size, count: count)
                     let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
                                           exampleIndices: indices.baseAddress!, epoch: epoch, leaves: leaves,
-                                          gradientsReady: exchange.gradientsReady)
+                                          gradientsReady: exchange.gradientsReady,
+                                          weightGradientSharing: exchange.weightGradientSharing)
                     let scale = 1 / Float(globalBatch)
                     terms = network.forwardBackward(batch, parameters: parameters, gradients: gradients, gradientScale: scale)
                 }
@@ -268,9 +271,13 @@ public final class DataParallelTrainer {
         timer.phases.zeroNanoseconds += zeroed - batchReady
         timer.phases.forwardGEMMNanoseconds += forwardGEMM
         timer.phases.backwardGEMMNanoseconds += backwardGEMM
-        timer.phases.elementwiseNanoseconds += (computed - zeroed) - min(computed - zeroed, forwardGEMM + backwardGEMM)
+        // Backward GEMMs include the blocks computed for slower ranks while waiting in the exchange.
+        let ownGEMM = forwardGEMM + backwardGEMM - min(backwardGEMM, outcome.assistNanoseconds)
+        timer.phases.elementwiseNanoseconds += (computed - zeroed) - min(computed - zeroed, ownGEMM)
+        timer.phases.assistNanoseconds += outcome.assistNanoseconds
         timer.phases.exchangeNanoseconds += outcome.exchangeNanoseconds
-        timer.phases.optimizerNanoseconds += (exchanged - computed) - min(exchanged - computed, outcome.exchangeNanoseconds)
+        let exchangeAndAssist = outcome.exchangeNanoseconds + outcome.assistNanoseconds
+        timer.phases.optimizerNanoseconds += (exchanged - computed) - min(exchanged - computed, exchangeAndAssist)
         timer.phases.stepNanoseconds += end - start
         timer.phases.gemmFlops += gemm.flops - gemmBefore.flops
         timer.phases.steps += 1

@@ -12,6 +12,9 @@ public struct StepPhases: Sendable, Equatable {
     public var forwardGEMMNanoseconds: UInt64 = 0
     /// `gemmTN` and `gemmNT` calls (`Xᵀ·dY`, `dY·Wᵀ`).
     public var backwardGEMMNanoseconds: UInt64 = 0
+    /// The part of `backwardGEMMNanoseconds` spent on blocks of slower ranks' weight gradients, while
+    /// waiting for them in the exchange (`WeightGradientHelp`).
+    public var assistNanoseconds: UInt64 = 0
     /// The rest of forward and backward: bias, activations, sampling, loss (forward/backward minus GEMMs).
     public var elementwiseNanoseconds: UInt64 = 0
     /// The gradient exchange, whichever runs: its allreduces and its waits at shared-memory barriers.
@@ -36,19 +39,21 @@ public struct StepPhases: Sendable, Equatable {
                 ("other", stepNanoseconds > known ? stepNanoseconds - known : 0)]
     }
 
-    /// As 10 numbers, for a gather across ranks.
+    /// As 11 numbers, for a gather across ranks.
     public var encoded: [Double] {
         [batchNanoseconds, zeroNanoseconds, forwardGEMMNanoseconds, backwardGEMMNanoseconds, elementwiseNanoseconds,
-         exchangeNanoseconds, optimizerNanoseconds, stepNanoseconds].map { Double($0) } + [gemmFlops, Double(steps)]
+         exchangeNanoseconds, optimizerNanoseconds, stepNanoseconds].map { Double($0) }
+            + [gemmFlops, Double(steps), Double(assistNanoseconds)]
     }
 
     public init?(encoded v: [Double]) {
-        guard v.count == 10, v.allSatisfy({ $0 >= 0 && $0.isFinite }) else { return nil }
+        guard v.count == 11, v.allSatisfy({ $0 >= 0 && $0.isFinite }) else { return nil }
         (batchNanoseconds, zeroNanoseconds, forwardGEMMNanoseconds, backwardGEMMNanoseconds) =
             (UInt64(v[0]), UInt64(v[1]), UInt64(v[2]), UInt64(v[3]))
         (elementwiseNanoseconds, exchangeNanoseconds, optimizerNanoseconds, stepNanoseconds) =
             (UInt64(v[4]), UInt64(v[5]), UInt64(v[6]), UInt64(v[7]))
         gemmFlops = v[8]
         steps = Int(v[9])
+        assistNanoseconds = UInt64(v[10])
     }
 }

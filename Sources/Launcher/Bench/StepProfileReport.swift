@@ -27,6 +27,10 @@ struct StepProfileReport {
         }
         lines.append("  " + "step".padding(toLength: 12, withPad: " ", startingAt: 0)
                      + phases.map { perStep($0.stepNanoseconds, $0) }.joined(separator: "  "))
+        if phases.contains(where: { $0.assistNanoseconds > 0 }) {
+            lines.append("  of bwd GEMM, blocks of slower ranks' weight gradients: "
+                         + phases.map { perStep($0.assistNanoseconds, $0) }.joined(separator: "  "))
+        }
         let gemmSeconds = phases.map { Double($0.forwardGEMMNanoseconds + $0.backwardGEMMNanoseconds) / 1e9 }.reduce(0, +)
         let flops = phases.map(\.gemmFlops).reduce(0, +)
         let stepSeconds = phases.map { Double($0.stepNanoseconds) / 1e9 }.max() ?? 0

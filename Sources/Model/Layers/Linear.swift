@@ -87,15 +87,25 @@ public struct Linear: Sendable, Equatable {
     /// `dW[firstRow ..< firstRow + width, :] = xᵀ · dy` for one input part: overwritten, since parts own
     /// disjoint rows and each layer runs backward once per step.
     /// The rows (the batch) are summed in `leaves`' order (`BatchLeaves`). `ready` hears the part's rows of
-    /// `W` in bands, each as soon as its gradient is final (`GradientsReady`).
+    /// `W` in bands, each as soon as its gradient is final (`GradientsReady`). With `sharing`, ranks that
+    /// have finished their own backward may compute some of the bands (`WeightGradientSharing`).
     @inlinable
     public func backwardWeightsPart(
         _ x: UnsafePointer<Float>, width: Int, firstRow: Int, leaves: BatchLeaves,
         preActivationGradient dy: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
-        ready: GradientsReady? = nil
+        ready: GradientsReady? = nil, sharing: (any WeightGradientSharing)? = nil
     ) {
-        gemmTN(x, dy, gradients + weightOffset + firstRow * outputs, m: width, n: outputs, leaves: leaves, accumulate: false,
-               rowsDone: ready.map { ready in { ready(weightRange(rows: (firstRow + $0.lowerBound)..<(firstRow + $0.upperBound))) } })
+        let dW = gradients + weightOffset + firstRow * outputs
+        /// The part's rows `rows` of `W` are final.
+        func partRowsDone(_ rows: Range<Int>) {
+            ready?(weightRange(rows: (firstRow + rows.lowerBound)..<(firstRow + rows.upperBound)))
+        }
+        if let sharing {
+            sharing.weightGradient(x, dy, into: dW, m: width, n: outputs, leaves: leaves, rowsDone: partRowsDone)
+        } else {
+            gemmTN(x, dy, dW, m: width, n: outputs, leaves: leaves, accumulate: false,
+                   rowsDone: ready == nil ? nil : partRowsDone)
+        }
     }
 
     /// `backwardWeightsPart` with the rows in one leaf.

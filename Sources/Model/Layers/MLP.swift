@@ -49,7 +49,8 @@ public struct MLP: Sendable, Equatable {
     /// or added to with `accumulateSecondInputGradient`. Sums over the rows follow `leaves` (`BatchLeaves`).
     /// `ready` hears each layer's bias once its gradient is written, then — after the layer's input
     /// gradient, the last read of its weights — its weights in bands of rows as the weight gradient is
-    /// computed (`GradientsReady`).
+    /// computed (`GradientsReady`). `sharing`, when given, computes the weight gradients, perhaps with the
+    /// help of ranks that have finished their own backward (`WeightGradientSharing`).
     @inlinable
     public func backward(
         _ first: UnsafePointer<Float>, firstWidth: Int, second: UnsafePointer<Float>?, secondWidth: Int, leaves: BatchLeaves,
@@ -57,7 +58,8 @@ public struct MLP: Sendable, Equatable {
         outputGradientInFirstScratch: Bool = true,
         firstInputGradient: UnsafeMutablePointer<Float>?,
         secondInputGradient: UnsafeMutablePointer<Float>? = nil, accumulateSecondInputGradient: Bool = false,
-        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>, ready: GradientsReady? = nil
+        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>, ready: GradientsReady? = nil,
+        sharing: (any WeightGradientSharing)? = nil
     ) {
         let rows = leaves.rows
         var dy = outputGradientInFirstScratch ? scratch.0 : scratch.1
@@ -69,7 +71,7 @@ public struct MLP: Sendable, Equatable {
             layer.backwardInputPart(preActivationGradient: dy, width: layer.inputs, firstRow: 0, rows: rows,
                                     inputGradient: other, parameters: parameters)
             layer.backwardWeightsPart(outputs[i - 1], width: layer.inputs, firstRow: 0, leaves: leaves,
-                                      preActivationGradient: dy, gradients: gradients, ready: ready)
+                                      preActivationGradient: dy, gradients: gradients, ready: ready, sharing: sharing)
             swap(&dy, &other)
         }
         // The first layer: both input gradients (the last reads of W) before the weight gradient.
@@ -88,9 +90,9 @@ public struct MLP: Sendable, Equatable {
         // The second part's rows of W lie after the first's: handed on first, as backward goes from the end.
         if let second, secondWidth > 0 {
             layer.backwardWeightsPart(second, width: secondWidth, firstRow: firstWidth, leaves: leaves,
-                                      preActivationGradient: dy, gradients: gradients, ready: ready)
+                                      preActivationGradient: dy, gradients: gradients, ready: ready, sharing: sharing)
         }
         layer.backwardWeightsPart(first, width: firstWidth, firstRow: 0, leaves: leaves, preActivationGradient: dy,
-                                  gradients: gradients, ready: ready)
+                                  gradients: gradients, ready: ready, sharing: sharing)
     }
 }

@@ -69,14 +69,15 @@ public struct ConditionTower: Sendable, Equatable {
     /// Back-propagates `b.featureGradient` (the summed encoder + decoder contributions) through the tower,
     /// writing its parameter gradients into `gradients`. `scratch` is the network's backward scratch (each
     /// at least `rows × maxWidth`; clobbered). Sums over the rows follow `leaves`; `ready` hears each layer
-    /// as its gradients are done. No-op without a tower.
+    /// as its gradients are done, and `sharing` computes its weight gradients. No-op without a tower.
     func backward(_ conditions: UnsafePointer<Float>, leaves: BatchLeaves, _ b: Buffers,
                   scratch: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
-                  parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>, ready: GradientsReady?) {
+                  parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>, ready: GradientsReady?,
+                  sharing: (any WeightGradientSharing)?) {
         guard let mlp, let featureGradient = b.featureGradient else { return }
         scratch.0.update(from: featureGradient, count: leaves.rows * featureSize)
         mlp.backward(conditions, firstWidth: conditionSize, second: nil, secondWidth: 0, leaves: leaves,
                      outputs: b.outputs, scratch: scratch, firstInputGradient: nil,
-                     parameters: parameters, gradients: gradients, ready: ready)
+                     parameters: parameters, gradients: gradients, ready: ready, sharing: sharing)
     }
 }

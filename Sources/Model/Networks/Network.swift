@@ -18,10 +18,13 @@ public struct MiniBatch {
     /// Told each part of the parameters as soon as backward has written its gradients for the step, so an
     /// exchange can start summing them across ranks while backward goes on (`GradientsReady`).
     public var gradientsReady: GradientsReady?
+    /// Computes the weight gradients, perhaps with the help of ranks that finished backward first
+    /// (`WeightGradientSharing`); nil: this rank alone.
+    public var weightGradientSharing: (any WeightGradientSharing)?
 
     public init(count: Int, pixels: UnsafePointer<Float>, labels: UnsafePointer<UInt8>?,
                 exampleIndices: UnsafePointer<Int>, epoch: Int, leaves: BatchLeaves? = nil,
-                gradientsReady: GradientsReady? = nil) {
+                gradientsReady: GradientsReady? = nil, weightGradientSharing: (any WeightGradientSharing)? = nil) {
         precondition(leaves.map { $0.rows == count } ?? true, "MiniBatch: the leaves must cover the \(count) examples")
         self.count = count
         self.pixels = pixels
@@ -30,6 +33,7 @@ public struct MiniBatch {
         self.epoch = epoch
         self.leaves = leaves ?? .whole(count)
         self.gradientsReady = gradientsReady
+        self.weightGradientSharing = weightGradientSharing
     }
 }
 

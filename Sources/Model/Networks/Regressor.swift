@@ -86,9 +86,11 @@ public final class Regressor: Network {
         }
         network.backward(b.features, firstWidth: feature, second: nil, secondWidth: 0, leaves: batch.leaves,
                          outputs: b.outputs, scratch: b.scratch, firstInputGradient: b.tower.featureGradient,
-                         parameters: parameters.baseAddress, gradients: gradients.baseAddress, ready: batch.gradientsReady)
+                         parameters: parameters.baseAddress, gradients: gradients.baseAddress, ready: batch.gradientsReady,
+                         sharing: batch.weightGradientSharing)
         tower.backward(b.conditions, leaves: batch.leaves, b.tower, scratch: b.scratch,
-                       parameters: parameters.baseAddress, gradients: gradients.baseAddress, ready: batch.gradientsReady)
+                       parameters: parameters.baseAddress, gradients: gradients.baseAddress, ready: batch.gradientsReady,
+                       sharing: batch.weightGradientSharing)
         return LossTerms(reconstruction: reconstruction)
     }
 

@@ -124,7 +124,7 @@ public final class VariationalAutoencoder: Network {
         decoder.backward(b.z, firstWidth: latent, second: b.features, secondWidth: feature, leaves: batch.leaves,
                          outputs: b.decoderOutputs, scratch: b.scratch, firstInputGradient: b.zGradient,
                          secondInputGradient: b.tower.featureGradient, parameters: p, gradients: g,
-                         ready: batch.gradientsReady)
+                         ready: batch.gradientsReady, sharing: batch.weightGradientSharing)
 
         // Head gradient in scratch.0: KL (overwrites) then the reparameterization path (adds).
         let kl = batch.leaves.sumOnGrid { leaf in
@@ -137,9 +137,9 @@ public final class VariationalAutoencoder: Network {
         encoder.backward(batch.pixels, firstWidth: input, second: b.features, secondWidth: feature, leaves: batch.leaves,
                          outputs: b.encoderOutputs, scratch: b.scratch, firstInputGradient: nil,
                          secondInputGradient: b.tower.featureGradient, accumulateSecondInputGradient: true,
-                         parameters: p, gradients: g, ready: batch.gradientsReady)
+                         parameters: p, gradients: g, ready: batch.gradientsReady, sharing: batch.weightGradientSharing)
         tower.backward(b.conditions, leaves: batch.leaves, b.tower, scratch: b.scratch, parameters: p, gradients: g,
-                       ready: batch.gradientsReady)
+                       ready: batch.gradientsReady, sharing: batch.weightGradientSharing)
         return LossTerms(reconstruction: reconstruction, kl: kl)
     }
 
