@@ -12,13 +12,13 @@ import Darwin
 ///
 /// When one rank runs slower than the others (another process on its core, a slower or busier core), the
 /// others wait for the end of its backward, whose largest GEMMs are the weight gradients `dW = xᵀ·dy`
-/// (the first layer's comes last). So when that rank reaches a large weight gradient while another rank
-/// already waits in the exchange, it *offers* it: it copies `x` and `dy` into its help area of the window,
-/// describes the GEMM on its board, and computes the blocks of rows of `dW` from the last, while waiting
-/// ranks take blocks from the first (`gemmTN`'s `nextRowBlock`) and write them straight into its gradient
-/// segment. Each block is computed as the offering rank would compute it, with the same kernel path, so
-/// the gradient's bits do not depend on who computed what. Once the blocks run out, the offering rank
-/// waits for the helpers still inside the offer (a block at most), then reports the helpers' rows.
+/// (the first layer's comes last). So such a gradient is computed in blocks of rows from the last, and
+/// between two blocks, once another rank waits in the exchange, its rank *offers* the rest: it copies `x`
+/// and `dy` into its help area of the window and describes the GEMM on its board; the waiting ranks take
+/// blocks from the first (`gemmTN`'s `nextRowBlock`) and write them straight into its gradient segment.
+/// Each block is computed as the offering rank would compute it, with the same kernel path, so the
+/// gradient's bits do not depend on who computed what. Once the blocks run out, the offering rank waits
+/// for the helpers still inside the offer (a block at most), then reports the helpers' rows.
 /// A rank in the exchange helps before it takes the next piece of the update, and while it waits for one.
 ///
 /// Each rank's board, in 64-bit words, each on a cache line of its own: the open offer (round and index,
@@ -93,32 +93,30 @@ public final class WeightGradientHelp: WeightGradientSharing {
     ) {
         let round = currentRound(), k = leaves.rows, cOffset = dW - base
         guard ranks > 1, leaves.count > 1, leaves.count <= Self.maximumLeaves, Self.worthOffering(m: m, n: n),
-              k * (m + n) <= areaFloats, cOffset >= 0, cOffset + m * n <= windowFloats,
-              (0..<ranks).contains(where: { $0 != rank && vd_atomic_load_acquire(exchangeWord($0)) == round })
+              k * (m + n) <= areaFloats, cOffset >= 0, cOffset + m * n <= windowFloats
         else {
             withoutActuallyEscaping(rowsDone) { rowsDone in
                 gemmTN(x, dy, dW, m: m, n: n, leaves: leaves, accumulate: false, rowsDone: rowsDone)
             }
             return
         }
-        if offerRound != round { (offerRound, offersThisRound) = (round, 0) }
-        offersThisRound += 1
-        // The offer: x and dy where the helpers read them, the GEMM's description, no block claimed.
-        area(rank).update(from: x, count: k * m)
-        (area(rank) + k * m).update(from: dy, count: k * n)
-        let described = description(rank)
-        (described[0], described[1], described[2], described[3]) = (Int64(m), Int64(n), Int64(cOffset), Self.pathCode)
-        described[4] = Int64(leaves.count)
-        for (i, boundary) in leaves.boundaries.enumerated() { described[Self.describedWords + i] = Int64(boundary) }
-        vd_atomic_store_seq_cst(claimsWord(rank), 0)
-        vd_atomic_store_seq_cst(offerWord(rank), round << 8 | Int64(offersThisRound & 0xFF))
-
-        var firstOwnRow = m
+        // Blocks from the last, alone until another rank waits in the exchange; from then on offered.
+        var offered = false, ownBlocks = 0, firstOwnRow = m
         withoutActuallyEscaping(rowsDone) { rowsDone in
             gemmTN(x, dy, dW, m: m, n: n, leaves: leaves, accumulate: false,
                    rowsDone: { firstOwnRow = $0.lowerBound; rowsDone($0) },
-                   nextRowBlock: { [self] blocks in claim(on: rank, blocks: blocks, fromLast: true) })
+                   nextRowBlock: { [self] blocks in
+                       if !offered && blocks - ownBlocks >= 2 && anotherRankWaits(round: round) {
+                           offer(x, dy, m: m, n: n, cOffset: cOffset, leaves: leaves, round: round, ownBlocks: ownBlocks)
+                           offered = true
+                       }
+                       if offered { return claim(on: rank, blocks: blocks, fromLast: true) }
+                       guard ownBlocks < blocks else { return nil }
+                       ownBlocks += 1
+                       return blocks - ownBlocks
+                   })
         }
+        guard offered else { return }
         // No block is left to take: close the offer and wait for the helpers still computing theirs.
         vd_atomic_store_seq_cst(offerWord(rank), Self.closed)
         Self.wait { vd_atomic_load_seq_cst(insideWord(rank)) == 0 }
@@ -126,6 +124,28 @@ public final class WeightGradientHelp: WeightGradientSharing {
             rowsComputedByOthers += firstOwnRow
             rowsDone(0..<firstOwnRow)  // the helpers took the first blocks: rows 0 ..< firstOwnRow
         }
+    }
+
+    /// Whether another rank has finished backward for `round` and waits in the exchange.
+    private func anotherRankWaits(round: Int64) -> Bool {
+        (0..<ranks).contains { $0 != rank && vd_atomic_load_acquire(exchangeWord($0)) == round }
+    }
+
+    /// Opens an offer of this rank's weight gradient: `x` and `dy` where the helpers read them, the GEMM's
+    /// description, and the claims, of which this rank has taken `ownBlocks` from the last.
+    private func offer(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, m: Int, n: Int, cOffset: Int,
+                       leaves: BatchLeaves, round: Int64, ownBlocks: Int) {
+        if offerRound != round { (offerRound, offersThisRound) = (round, 0) }
+        offersThisRound += 1
+        let k = leaves.rows
+        area(rank).update(from: x, count: k * m)
+        (area(rank) + k * m).update(from: dy, count: k * n)
+        let described = description(rank)
+        (described[0], described[1], described[2], described[3]) = (Int64(m), Int64(n), Int64(cOffset), Self.pathCode)
+        described[4] = Int64(leaves.count)
+        for (i, boundary) in leaves.boundaries.enumerated() { described[Self.describedWords + i] = Int64(boundary) }
+        vd_atomic_store_seq_cst(claimsWord(rank), Int64(ownBlocks))
+        vd_atomic_store_seq_cst(offerWord(rank), round << 8 | Int64(offersThisRound & 0xFF))
     }
 
     /// The next block of rank `r`'s offer: the last one left (its owner) or the first (a helper); nil when
