@@ -17,7 +17,7 @@ extension MultiRankChecks {
         let leaves = BatchLeaves(boundaries: [0, 16, 32, 48, 64])
         let segment = (m * n + 15) / 16 * 16, areaFloats = k * (m + n), flagFloats = 16
         let boardFloats = WeightGradientHelp.controlBytes(ranks: world.size) / 4
-        let total = world.size * segment + flagFloats + boardFloats + world.size * areaFloats
+        let total = world.size * segment + flagFloats + boardFloats + areaFloats
         guard let memory = try world.nodeSharedMemory(floats: total) else {
             return "mpirun started every rank on this host, yet no shared window"
         }
@@ -25,7 +25,7 @@ extension MultiRankChecks {
         let boards = memory.base + world.size * segment + flagFloats
         var round: Int64 = 0
         let help = WeightGradientHelp(window: memory.base, windowFloats: total, control: UnsafeMutableRawPointer(boards),
-                                      areas: boards + boardFloats, areaFloats: areaFloats, rank: world.rank,
+                                      area: boards + boardFloats, areaFloats: areaFloats, rank: world.rank,
                                       ranks: world.size, currentRound: { round })
         // Values far apart in magnitude, so that another grouping of a sum would show in the bits.
         func spread(_ count: Int, seed: Int) -> [Float] {

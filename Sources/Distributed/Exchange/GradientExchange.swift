@@ -89,7 +89,7 @@ struct ExchangeOutcome {
 /// parameter tensor lies); the line says so when it does. The shared-memory exchange takes the padding
 /// between `tensors`, which backward never reports, as always final.
 ///
-/// `helpFloats`: room per rank for the inputs of a weight gradient other ranks may help with in the
+/// `helpFloats`: room (once per node) for the inputs of a weight gradient other ranks may help with in the
 /// shared-memory exchange (`WeightGradientHelp`); 0 for no help.
 func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode? = nil, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,

@@ -40,7 +40,7 @@ final class SharedMemoryExchange: GradientExchange {
 
     /// Nil when the ranks do not share one node (collective: every rank gets the same answer). `tensors`:
     /// where the parameter tensors lie; the floats between them (padding) are never reported by backward.
-    /// `helpFloats`: each rank's help area, room for the `x` and `dy` of the largest weight gradient it
+    /// `helpFloats`: the node's help area, room for the `x` and `dy` of the largest weight gradient a rank
     /// may offer (`WeightGradientHelp`); 0 for none.
     init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double,
           tensors: [Range<Int>] = [], helpFloats: Int = 0) throws {
@@ -49,7 +49,7 @@ final class SharedMemoryExchange: GradientExchange {
                                                            ranks: world.size) / MemoryLayout<Float>.stride
         let boardFloats = helpFloats > 0 ? WeightGradientHelp.controlBytes(ranks: world.size) / MemoryLayout<Float>.stride : 0
         let areaFloats = (helpFloats + 15) / 16 * 16
-        let total = floats + controlFloats + boardFloats + world.size * areaFloats
+        let total = floats + controlFloats + boardFloats + areaFloats
         guard let memory = try world.nodeSharedMemory(floats: total) else { return nil }
         self.memory = memory
         let layout = SharedWindowLayout(memory: memory, parameterCount: parameterCount, learningRate: learningRate,
@@ -62,7 +62,7 @@ final class SharedMemoryExchange: GradientExchange {
         guard helpFloats > 0 && memory.size > 1 else { return }
         let boards = memory.base + floats + controlFloats
         let help = WeightGradientHelp(window: memory.base, windowFloats: total, control: UnsafeMutableRawPointer(boards),
-                                      areas: boards + boardFloats, areaFloats: areaFloats, rank: memory.rank,
+                                      area: boards + boardFloats, areaFloats: areaFloats, rank: memory.rank,
                                       ranks: memory.size, currentRound: { [unowned self] in round + 1 })
         self.help = help
         queue.whileWaiting = { [unowned self] in help.assist(round: round) }

@@ -14,12 +14,15 @@ import Darwin
 /// others wait for the end of its backward, whose largest GEMMs are the weight gradients `dW = xᵀ·dy`
 /// (the first layer's comes last). So such a gradient is computed in blocks of rows from the last, and
 /// between two blocks, once another rank waits in the exchange, its rank *offers* the rest: it copies `x`
-/// and `dy` into its help area of the window and describes the GEMM on its board; the waiting ranks take
+/// and `dy` into the node's help area and describes the GEMM on its board; the waiting ranks take
 /// blocks from the first (`gemmTN`'s `nextRowBlock`) and write them straight into its gradient segment.
 /// Each block is computed as the offering rank would compute it, with the same kernel path, so the
 /// gradient's bits do not depend on who computed what. Once the blocks run out, the offering rank waits
 /// for the helpers still inside the offer (a block at most), then reports the helpers' rows.
 /// A rank in the exchange helps before it takes the next piece of the update, and while it waits for one.
+///
+/// One rank offers at a time: the help area is the node's, held by the rank whose number (+1) is in the
+/// first word of the control block, so each rank's memory holds one area, not one per rank.
 ///
 /// Each rank's board, in 64-bit words, each on a cache line of its own: the open offer (round and index,
 /// 0 when closed), the claims (blocks taken from the first and from the last), the helpers inside the
@@ -31,7 +34,7 @@ import Darwin
 public final class WeightGradientHelp: WeightGradientSharing {
     private let base: UnsafeMutablePointer<Float>, windowFloats: Int
     private let control: UnsafeMutablePointer<Int64>
-    private let areas: UnsafeMutablePointer<Float>, areaFloats: Int
+    private let area: UnsafeMutablePointer<Float>, areaFloats: Int
     private let rank: Int, ranks: Int
     /// The round (step) backward is in: the exchange's next round.
     private let currentRound: () -> Int64
@@ -49,7 +52,7 @@ public final class WeightGradientHelp: WeightGradientSharing {
     private static let wordsPerBoard = (4 + (describedWords + maximumLeaves + 1 + wordsPerLine - 1) / wordsPerLine) * wordsPerLine
     private static let closed: Int64 = 0
 
-    /// A help area's floats for a network: `x` and `dy` of its largest weight (`[in, out]`) at the most
+    /// The help area's floats for a network: `x` and `dy` of its largest weight (`[in, out]`) at the most
     /// examples a rank holds in a step (the pages a rank never offers are never touched).
     static func areaFloats(_ layout: ParameterLayout, globalBatch: Int, ranks: Int) -> Int {
         let offered = layout.entries.filter { $0.shape.count == 2 && worthOffering(m: $0.shape[0], n: $0.shape[1]) }
@@ -59,17 +62,17 @@ public final class WeightGradientHelp: WeightGradientSharing {
     static func worthOffering(m: Int, n: Int) -> Bool { m >= minimumRows && m * n >= minimumWeights }
 
     /// Bytes of boards for `ranks` ranks.
-    public static func controlBytes(ranks: Int) -> Int { ranks * wordsPerBoard * MemoryLayout<Int64>.stride }
+    public static func controlBytes(ranks: Int) -> Int { (wordsPerLine + ranks * wordsPerBoard) * MemoryLayout<Int64>.stride }
 
-    /// `control`: `controlBytes` zeroed bytes on a cache line; `areas`: `ranks × areaFloats` floats. Both,
+    /// `control`: `controlBytes` zeroed bytes on a cache line; `area`: `areaFloats` floats. Both,
     /// and the gradient segments, in the window at `base` (`windowFloats` floats) that every rank maps.
     public init(window base: UnsafeMutablePointer<Float>, windowFloats: Int, control: UnsafeMutableRawPointer,
-         areas: UnsafeMutablePointer<Float>, areaFloats: Int, rank: Int, ranks: Int, currentRound: @escaping () -> Int64) {
+         area: UnsafeMutablePointer<Float>, areaFloats: Int, rank: Int, ranks: Int, currentRound: @escaping () -> Int64) {
         precondition(Int(bitPattern: control) % 64 == 0 && (0..<ranks).contains(rank))
         self.base = base
         self.windowFloats = windowFloats
-        self.control = control.bindMemory(to: Int64.self, capacity: ranks * Self.wordsPerBoard)
-        self.areas = areas
+        self.control = control.bindMemory(to: Int64.self, capacity: Self.controlBytes(ranks: ranks) / 8)
+        self.area = area
         self.areaFloats = areaFloats
         self.rank = rank
         self.ranks = ranks
@@ -77,13 +80,14 @@ public final class WeightGradientHelp: WeightGradientSharing {
         exhausted = Array(repeating: 0, count: ranks)
     }
 
-    private func board(_ r: Int) -> UnsafeMutablePointer<Int64> { control + r * Self.wordsPerBoard }
+    /// Who holds the help area: a rank's number + 1, or 0.
+    private var areaHolder: UnsafeMutablePointer<Int64> { control }
+    private func board(_ r: Int) -> UnsafeMutablePointer<Int64> { control + Self.wordsPerLine + r * Self.wordsPerBoard }
     private func offerWord(_ r: Int) -> UnsafeMutablePointer<Int64> { board(r) }
     private func claimsWord(_ r: Int) -> UnsafeMutablePointer<Int64> { board(r) + Self.wordsPerLine }
     private func insideWord(_ r: Int) -> UnsafeMutablePointer<Int64> { board(r) + 2 * Self.wordsPerLine }
     private func exchangeWord(_ r: Int) -> UnsafeMutablePointer<Int64> { board(r) + 3 * Self.wordsPerLine }
     private func description(_ r: Int) -> UnsafeMutablePointer<Int64> { board(r) + 4 * Self.wordsPerLine }
-    private func area(_ r: Int) -> UnsafeMutablePointer<Float> { areas + r * areaFloats }
 
     // MARK: the rank that offers
 
@@ -106,7 +110,8 @@ public final class WeightGradientHelp: WeightGradientSharing {
             gemmTN(x, dy, dW, m: m, n: n, leaves: leaves, accumulate: false,
                    rowsDone: { firstOwnRow = $0.lowerBound; rowsDone($0) },
                    nextRowBlock: { [self] blocks in
-                       if !offered && blocks - ownBlocks >= 2 && anotherRankWaits(round: round) {
+                       if !offered && blocks - ownBlocks >= 2 && anotherRankWaits(round: round)
+                           && vd_atomic_compare_exchange(areaHolder, 0, Int64(rank + 1)) {
                            offer(x, dy, m: m, n: n, cOffset: cOffset, leaves: leaves, round: round, ownBlocks: ownBlocks)
                            offered = true
                        }
@@ -120,6 +125,7 @@ public final class WeightGradientHelp: WeightGradientSharing {
         // No block is left to take: close the offer and wait for the helpers still computing theirs.
         vd_atomic_store_seq_cst(offerWord(rank), Self.closed)
         Self.wait { vd_atomic_load_seq_cst(insideWord(rank)) == 0 }
+        vd_atomic_store_seq_cst(areaHolder, 0)
         if firstOwnRow > 0 {
             rowsComputedByOthers += firstOwnRow
             rowsDone(0..<firstOwnRow)  // the helpers took the first blocks: rows 0 ..< firstOwnRow
@@ -131,15 +137,15 @@ public final class WeightGradientHelp: WeightGradientSharing {
         (0..<ranks).contains { $0 != rank && vd_atomic_load_acquire(exchangeWord($0)) == round }
     }
 
-    /// Opens an offer of this rank's weight gradient: `x` and `dy` where the helpers read them, the GEMM's
+    /// Opens an offer of this rank's weight gradient (it holds the area): `x` and `dy` where the helpers read them, the GEMM's
     /// description, and the claims, of which this rank has taken `ownBlocks` from the last.
     private func offer(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, m: Int, n: Int, cOffset: Int,
                        leaves: BatchLeaves, round: Int64, ownBlocks: Int) {
         if offerRound != round { (offerRound, offersThisRound) = (round, 0) }
         offersThisRound += 1
         let k = leaves.rows
-        area(rank).update(from: x, count: k * m)
-        (area(rank) + k * m).update(from: dy, count: k * n)
+        area.update(from: x, count: k * m)
+        (area + k * m).update(from: dy, count: k * n)
         let described = description(rank)
         (described[0], described[1], described[2], described[3]) = (Int64(m), Int64(n), Int64(cOffset), Self.pathCode)
         described[4] = Int64(leaves.count)
@@ -200,7 +206,7 @@ public final class WeightGradientHelp: WeightGradientSharing {
         let boundaries = (0...leafCount).map { Int(described[Self.describedWords + $0]) }
         let leaves = BatchLeaves(boundaries: boundaries), k = leaves.rows
         var rows = 0
-        gemmTN(area(r), area(r) + k * m, base + cOffset, m: m, n: n, leaves: leaves, accumulate: false,
+        gemmTN(area, area + k * m, base + cOffset, m: m, n: n, leaves: leaves, accumulate: false,
                rowsDone: { rows += $0.count },
                nextRowBlock: { [self] blocks in claim(on: r, blocks: blocks, fromLast: false) })
         return rows
