@@ -14,8 +14,8 @@ import Model
 /// What an allreduce and n replicated Adam updates cost in memory traffic shrinks to about 1/n of one
 /// update. The result is deterministic (fixed summation order, whoever updates a piece) and there are no
 /// replicas to drift apart. The window's layout: `SharedWindowLayout`, then the queue's control block,
-/// then `WeightGradientHelp`'s boards and help areas: a rank waiting for the others computes blocks of a
-/// slower rank's first-layer weight gradient, which that rank offers.
+/// then `WeightGradientHelp`'s boards and help area: a rank waiting for the others computes blocks of a
+/// slower rank's weight gradients, which that rank offers.
 ///
 /// A step whose outcome is not finite may have updated some pieces with the poisoned sum: the parameters
 /// are then undefined, and the trainer stops without saving them (as it does on every non-finite step).
