@@ -41,7 +41,7 @@ public final class WeightGradientHelp: WeightGradientSharing {
     private var offersThisRound = 0, offerRound: Int64 = 0
     /// Per rank, the last offer this rank found with no block left.
     private var exhausted: [Int64]
-    /// Time spent computing other ranks' blocks, and their rows, since the last `takeAssistStatistics`.
+    /// Time spent computing other ranks' blocks since the last `takeAssistNanoseconds`.
     private var assistNanoseconds: UInt64 = 0
     /// Rows of other ranks' weight gradients this rank computed, and of its own that others computed.
     public private(set) var rowsComputedForOthers = 0, rowsComputedByOthers = 0
@@ -61,7 +61,7 @@ public final class WeightGradientHelp: WeightGradientSharing {
 
     static func worthOffering(m: Int, n: Int) -> Bool { m >= minimumRows && m * n >= minimumWeights }
 
-    /// Bytes of boards for `ranks` ranks.
+    /// Bytes of the control block for `ranks` ranks: the area's holder, then one board per rank.
     public static func controlBytes(ranks: Int) -> Int { (wordsPerLine + ranks * wordsPerBoard) * MemoryLayout<Int64>.stride }
 
     /// `control`: `controlBytes` zeroed bytes on a cache line; `area`: `areaFloats` floats. Both,
