@@ -63,33 +63,30 @@ import Testing
         (300, 700, 256, 8),  // a depth of 256: several column blocks, so B is packed per block
     ]
 
+    /// `shared` on every shape, with the calls `schedule` plans for the block count.
+    static func check(_ path: KernelPath, schedule: @escaping (Int) -> [[Int]]) throws {
+        let kernels = try #require(GEMMDispatch.kernels(for: path))
+        for shape in shapes {
+            let leaves = BatchLeaves(boundaries: (0...shape.leafCount).map { $0 * shape.k / shape.leafCount })
+            let problems = shared(kernels, m: shape.m, n: shape.n, leaves: leaves, schedule: schedule)
+            #expect(problems.isEmpty, "\(path) \(shape): \(problems)")
+        }
+    }
+
     @Test("one call, then another from the other end, write the bits of one call alone, on every kernel path",
           arguments: GEMMDispatch.availablePaths)
     func twoEnds(path: KernelPath) throws {
-        let kernels = try #require(GEMMDispatch.kernels(for: path))
-        for shape in Self.shapes {
-            let leaves = BatchLeaves(boundaries: (0...shape.leafCount).map { $0 * shape.k / shape.leafCount })
-            // A helper takes the first third of the blocks, the owner the rest from the last.
-            let problems = Self.shared(kernels, m: shape.m, n: shape.n, leaves: leaves) { blocks in
-                let helper = Array(0..<(blocks / 3)), owner = Array((blocks / 3)..<blocks).reversed()
-                return [helper, Array(owner)]
-            }
-            #expect(problems.isEmpty, "\(path) \(shape): \(problems)")
-        }
+        // A helper takes the first third of the blocks, the owner the rest from the last.
+        try Self.check(path) { blocks in [Array(0..<(blocks / 3)), Array((blocks / 3)..<blocks).reversed()] }
     }
 
     @Test("three calls taking the blocks in a scattered order write the bits of one call alone",
           arguments: GEMMDispatch.availablePaths)
     func scattered(path: KernelPath) throws {
-        let kernels = try #require(GEMMDispatch.kernels(for: path))
-        for shape in Self.shapes {
-            let leaves = BatchLeaves(boundaries: (0...shape.leafCount).map { $0 * shape.k / shape.leafCount })
-            let problems = Self.shared(kernels, m: shape.m, n: shape.n, leaves: leaves) { blocks in
-                let order = (0..<blocks).map { ($0 * 7 + 3) % blocks }  // a permutation when 7 ∤ blocks
-                let permutation = Set(order).count == blocks ? order : Array(0..<blocks).reversed()
-                return (0..<3).map { call in permutation.enumerated().filter { $0.offset % 3 == call }.map(\.element) }
-            }
-            #expect(problems.isEmpty, "\(path) \(shape): \(problems)")
+        try Self.check(path) { blocks in
+            let order = (0..<blocks).map { ($0 * 7 + 3) % blocks }  // a permutation when 7 ∤ blocks
+            let permutation = Set(order).count == blocks ? order : Array(0..<blocks).reversed()
+            return (0..<3).map { call in permutation.enumerated().filter { $0.offset % 3 == call }.map(\.element) }
         }
     }
 
