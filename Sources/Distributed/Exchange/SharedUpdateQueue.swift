@@ -127,8 +127,9 @@ public final class SharedUpdateQueue {
     }
 
     /// Spins until `done`, pausing, then yielding the core after a while: with more ranks than cores
-    /// (`--oversubscribe`) the rank waited for may need this one's core. Returns the nanoseconds waited.
-    private static func wait(doing work: (() -> UInt64)?, until done: () -> Bool) -> UInt64 {
+    /// (`--oversubscribe`) the rank waited for may need this one's core. Returns the nanoseconds waited,
+    /// less those `work` reports. (`WeightGradientHelp` waits for its helpers with it too.)
+    static func wait(doing work: (() -> UInt64)? = nil, until done: () -> Bool) -> UInt64 {
         if done() { return 0 }
         let start = DispatchTime.now().uptimeNanoseconds
         var spins = 0, worked: UInt64 = 0

@@ -1,11 +1,6 @@
 import CSharedAtomics
 import Dispatch
 import Model
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Ranks that have finished backward compute blocks of rows of a slower rank's weight gradients, in the
 /// node-shared window (`WeightGradientSharing` for `SharedMemoryExchange`).
@@ -124,7 +119,7 @@ public final class WeightGradientHelp: WeightGradientSharing {
         guard offered else { return }
         // No block is left to take: close the offer and wait for the helpers still computing theirs.
         vd_atomic_store_seq_cst(offerWord(rank), Self.closed)
-        Self.wait { vd_atomic_load_seq_cst(insideWord(rank)) == 0 }
+        _ = SharedUpdateQueue.wait { vd_atomic_load_seq_cst(insideWord(rank)) == 0 }
         vd_atomic_store_seq_cst(areaHolder, 0)
         if firstOwnRow > 0 {
             rowsComputedByOthers += firstOwnRow
@@ -221,11 +216,4 @@ public final class WeightGradientHelp: WeightGradientSharing {
     /// The kernel path, as a number every rank of the binary agrees on: blocks are shared only between
     /// ranks that compute them alike.
     private static let pathCode = Int64(KernelPath.allCases.firstIndex(of: GEMMDispatch.active.path)! + 1)
-
-    private static func wait(until done: () -> Bool) {
-        var spins = 0
-        while !done() {
-            if spins < 2_000 { vd_spin_pause(); spins += 1 } else { sched_yield() }
-        }
-    }
 }
