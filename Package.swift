@@ -67,6 +67,7 @@ let package = Package(
         // The GEMM kernels again, compiled for AVX-512 (sources linked from Model/Kernels/GEMMShared).
         .target(
             name: "KernelsAVX512",
+            dependencies: ["CVectorMath"],
             swiftSettings: [
                 .unsafeFlags(avx512Flags),
                 .unsafeFlags(["-enforce-exclusivity=unchecked"]),

@@ -34,7 +34,10 @@ struct GEMMTests {
                 // Few rows and whole-vector n: gemmTN reads B in place (with k past one depth block too).
                 (20, 400, 64), (24, 48, 300), (9, 32, 17),
                 // gemmTN copying Aᵀ's rows a block of rows at a time: several blocks, the last one partial.
-                (85, 300, 70), (130, 270, 300)]
+                (85, 300, 70), (130, 270, 300),
+                // gemm's first row tile packing B as it goes: one tile; several row blocks, depth blocks and
+                // a partial last column panel.
+                (8, 100, 300), (300, 290, 270)]
         return all
     }()
 

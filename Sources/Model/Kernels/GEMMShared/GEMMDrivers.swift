@@ -34,6 +34,11 @@ extension GEMMBlocking {
     /// block, from zero, then added to `C`, so with equal blocks the AVX2 and AVX-512 kernels give
     /// bit-identical results (KernelDispatchTests checks it).
     static let depth = 256
+
+    /// Floats of `B` from which `gemm` prefetches each column panel while computing the one before (1 MiB: half
+    /// an L2 or more). A `B` that stays in L2 between calls gains nothing from it (`bench kernels` on a Xeon:
+    /// 2-4% slower at 500 → 250), one read from L3 gains 5-15% (1000 → 784, 500 → 1000).
+    static let prefetchedB = 1 << 18
 }
 
 /// Handles the degenerate shapes shared by all forms. Returns true when nothing is left to do.
@@ -54,8 +59,9 @@ func withScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) ->
 }
 
 /// `C[m×n] (+)= A[m×k] · B[k×n]` (or `· Bᵀ` with `B` stored `[n×k]` when `bTransposed`). `B` (the
-/// weight) is packed per `depth × GEMMBlocking.width` block, panel by panel, which the hardware
-/// prefetchers follow (the micro-kernel reading a panel in place jumps a whole row per step). `A` (the
+/// weight) is packed per `depth × GEMMBlocking.width` block, panel by panel: by the first row tile of each
+/// panel, which reads it in place as it computes (`gemmMicroKernelPackingB`), while the second tile prefetches
+/// the next panel for it; a stored-transposed `B`, or one met by less than a row tile, is packed first. `A` (the
 /// batch) is read in place, one stream per tile row, or — where the target sets
 /// `GEMMBlocking.packsRowPanels` — copied per `GEMMBlocking.rowBlock` rows into `depth × rows` panels,
 /// so the micro-kernel reads one sequential stream with constant offsets.
@@ -72,6 +78,9 @@ func gemmBlockedNN(
     let kcMax = min(k, GEMMBlocking.depth)
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
     let mcMax = min((m + mr - 1) / mr * mr, GEMMBlocking.rowBlock)
+    // A few row tiles share each packed `B` panel (the per-rank batch): there a packing pass of its own
+    // would cost a third of the time (`bench kernels`, deep 1000 → 784 forward at a batch of 32).
+    let packsBInFirstTile = !bTransposed && m >= mr
     withScratch(kcMax * ncMax + mr * nr + (GEMMBlocking.packsRowPanels ? mcMax * kcMax : 0)) { scratch in
         let packedB = scratch, tile = scratch + kcMax * ncMax, packedA = tile + mr * nr
         var jcBlock = 0
@@ -84,8 +93,18 @@ func gemmBlockedNN(
             while pc < k {
                 let kc = min(GEMMBlocking.depth, k - pc)
                 let acc = accumulate || pc > 0
-                gemmPackPanels(b, storedTransposed: bTransposed, ld: bTransposed ? k : n, p0: pc, j0: jcBlock, depth: kc,
-                               columns: nc, into: packedB)
+                // Each full column panel is packed by its first row tile, which reads it in place; only a last,
+                // partial panel is packed before.
+                let fullColumns = nc / nr * nr
+                if packsBInFirstTile {
+                    if fullColumns < nc {
+                        gemmPackColumnTail(b + pc * n + jcBlock + fullColumns, rowStride: n, columns: nc - fullColumns,
+                                           depth: kc, into: packedB + fullColumns * kc)
+                    }
+                } else {
+                    gemmPackPanels(b, storedTransposed: bTransposed, ld: bTransposed ? k : n, p0: pc, j0: jcBlock, depth: kc,
+                                   columns: nc, into: packedB)
+                }
                 var icBlock = 0
                 while icBlock < m {
                     let mc = packA ? min(mcMax, m - icBlock) : m
@@ -99,7 +118,9 @@ func gemmBlockedNN(
                         a: packA ? UnsafePointer(packedA) : a + icBlock * k + pc, rowStep: mr * (packA ? kc : k),
                         aRowStride: packA ? 1 : k, aDepthStride: packA ? mr : 1, rows: mc,
                         packedB: packedB, columns: nc, depth: kc, c: c + icBlock * n + jcBlock, ldc: n,
-                        accumulate: acc, tile: tile)
+                        accumulate: acc, tile: tile,
+                        packingFrom: packsBInFirstTile && icBlock == 0 ? b + pc * n + jcBlock : nil, ldb: n,
+                        prefetchesB: k * n >= GEMMBlocking.prefetchedB)
                     icBlock += mc
                 }
                 pc += kc
@@ -114,17 +135,33 @@ func gemmBlockedNN(
 @inline(__always)
 private func gemmNNColumnPanels(
     a: UnsafePointer<Float>, rowStep: Int, aRowStride: Int, aDepthStride: Int, rows m: Int,
-    packedB: UnsafePointer<Float>, columns nc: Int, depth kc: Int,
-    c: UnsafeMutablePointer<Float>, ldc n: Int, accumulate acc: Bool, tile: UnsafeMutablePointer<Float>
+    packedB: UnsafeMutablePointer<Float>, columns nc: Int, depth kc: Int,
+    c: UnsafeMutablePointer<Float>, ldc n: Int, accumulate acc: Bool, tile: UnsafeMutablePointer<Float>,
+    packingFrom bInPlace: UnsafePointer<Float>?, ldb: Int, prefetchesB: Bool
 ) {
     let mr = GEMMTile.rows, nr = GEMMTile.columns
     let mFull = m / mr * mr
     var jc = 0
     while jc < nc {
         let columns = min(nr, nc - jc), vectors = columns > GEMMLane.scalarCount ? 2 : 1
-        let bPanel = packedB + jc * kc
+        let bPanel = UnsafePointer(packedB + jc * kc)
         let cPanel = c + jc
         var ic = 0
+        if let bInPlace, columns == nr {  // the first row tile packs this panel (needs m >= mr)
+            gemmMicroKernelPackingB(depth: kc, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                                    b: bInPlace + jc, bDepthStride: ldb, packingBInto: packedB + jc * kc,
+                                    c: cPanel, ldc: n, accumulate: acc)
+            ic = mr
+            // B out of L2 (or, in training, evicted by the other layers): the second tile asks for the next
+            // panel's lines, which the next first tile would otherwise wait for one by one (rows `ldb` apart
+            // defeat the hardware prefetchers).
+            if mFull > mr && jc + 2 * nr <= nc && prefetchesB {
+                gemmMicroKernelPrefetching(depth: kc, a: a + rowStep, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                                           b: bPanel, bDepthStride: nr, prefetching: bInPlace + jc + nr, prefetchStride: ldb,
+                                           c: cPanel + mr * n, ldc: n, accumulate: acc)
+                ic = 2 * mr
+            }
+        }
         while ic < mFull {
             let aPanel = a + ic / mr * rowStep
             if columns == nr {

@@ -1,3 +1,5 @@
+import CVectorMath
+
 // The register-blocked micro-kernel every fast GEMM form is built on.
 //
 // This file is compiled once per instruction set (see GEMMTile.swift in each kernel target): in
@@ -12,6 +14,11 @@
 //
 //     A[r, p] = a[r * aRowStride + p * aDepthStride]     r ∈ 0..<rows
 //     B[p, j] = b[p * bDepthStride + j]                   j ∈ 0..<columns (contiguous)
+//
+// Two options serve `gemmBlockedNN`'s thin batches, where each `B` panel meets only a few row tiles: the
+// first tile of a panel reads `B` in place and stores each row it loads into the packed panel
+// (`packingBInto`), and the second asks for the next panel's lines (`prefetching`). Both are nil elsewhere
+// and then fold away; neither changes an FMA, so the bits are those of packing first.
 //
 // Register budget: `rows × 2` accumulators, two `B` vectors and a broadcast must fit the register
 // file without spilling — 6 × 2 + 3 = 15 of AVX2's 16 ymm, 12 × 2 + 3 = 27 of AVX-512's 32 zmm.
@@ -29,7 +36,9 @@ func gemmMicroKernel(
     a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, bDepthStride: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-    adding tiles: UnsafePointer<UnsafeMutablePointer<Float>>? = nil, tileCount: Int = 0
+    adding tiles: UnsafePointer<UnsafeMutablePointer<Float>>? = nil, tileCount: Int = 0,
+    packingBInto packedB: UnsafeMutablePointer<Float>? = nil,
+    prefetching prefetch: UnsafePointer<Float>? = nil, prefetchStride: Int = 0
 ) {
     typealias V = GEMMLane
     let half = V.scalarCount * MemoryLayout<Float>.stride
@@ -39,10 +48,23 @@ func gemmMicroKernel(
     var pa = a
     var pb = UnsafeRawPointer(b)
     let bStep = bDepthStride * MemoryLayout<Float>.stride
+    var pp = UnsafeMutableRawPointer(packedB)
+    var pf = prefetch
 
     for _ in 0..<depth {
         let b0 = pb.loadUnaligned(as: V.self)
         let b1 = vectors > 1 ? pb.loadUnaligned(fromByteOffset: half, as: V.self) : b0
+        if let p = pp {  // the row of B just loaded, stored into its packed panel for the tiles that follow
+            p.storeBytes(of: b0, as: V.self)
+            if vectors > 1 { p.storeBytes(of: b1, toByteOffset: half, as: V.self) }
+            pp = p + GEMMTile.columns * MemoryLayout<Float>.stride
+        }
+        if let q = pf {  // the tile's width of another row: two or three cache lines (one or two on AVX2)
+            vd_prefetch_l2(q)
+            if GEMMTile.columns > 16 { vd_prefetch_l2(q + 16) }
+            vd_prefetch_l2(q + GEMMTile.columns - 1)
+            pf = q + prefetchStride
+        }
         gemmRowUpdate(&c00, &c01, pa[0 * aRowStride], b0, b1, vectors: vectors)
         if rows > 1 { gemmRowUpdate(&c10, &c11, pa[1 * aRowStride], b0, b1, vectors: vectors) }
         if rows > 2 { gemmRowUpdate(&c20, &c21, pa[2 * aRowStride], b0, b1, vectors: vectors) }
@@ -71,6 +93,32 @@ func gemmMicroKernel(
     if rows > 9 { gemmRowStore(c90, c91, row: 9, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
     if rows > 10 { gemmRowStore(cA0, cA1, row: 10, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
     if rows > 11 { gemmRowStore(cB0, cB1, row: 11, c, ldc: ldc, vectors: vectors, accumulate: accumulate, adding: tiles, tileCount) }
+}
+
+/// A full tile that asks for the lines of another panel of `B`, one row of it (`prefetchStride` apart) per depth
+/// step, so that they wait in L2 for the tile that will read them in place (`gemmBlockedNN`).
+@inline(never)
+func gemmMicroKernelPrefetching(
+    depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, bDepthStride: Int, prefetching: UnsafePointer<Float>, prefetchStride: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    gemmMicroKernel(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b,
+                    bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate, prefetching: prefetching,
+                    prefetchStride: prefetchStride)
+}
+
+/// A full tile that reads its `B` panel in place (`bDepthStride` apart per step) and, as it goes, copies it
+/// into `packedB` as a `depth × GEMMTile.columns` panel for the row tiles that follow (`gemmBlockedNN`): the
+/// copy rides on loads the tile makes anyway, so it costs no pass over `B` of its own.
+@inline(never)
+func gemmMicroKernelPackingB(
+    depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, bDepthStride: Int, packingBInto packedB: UnsafeMutablePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    gemmMicroKernel(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b,
+                    bDepthStride: bDepthStride, c: c, ldc: ldc, accumulate: accumulate, packingBInto: packedB)
 }
 
 /// One row of a tile, one depth step: `lo (+)= a·b0`, `hi (+)= a·b1`.
