@@ -36,8 +36,8 @@ extension GEMMBlocking {
     static let depth = 256
 
     /// Floats of `B` from which `gemm` prefetches each column panel while computing the one before (1 MiB: half
-    /// an L2 or more). A `B` that stays in L2 between calls gains nothing from it (`bench kernels` on a Xeon:
-    /// 2-4% slower at 500 → 250), one read from L3 gains 5-15% (1000 → 784, 500 → 1000).
+    /// an L2 or more). A `B` that stays in L2 between calls gains nothing from it (`bench kernels` on a Xeon,
+    /// family 6 model 207: 2-4% slower at 500 → 250), one read from L3 gains 5-15% (1000 → 784, 500 → 1000).
     static let prefetchedB = 1 << 18
 }
 
@@ -79,7 +79,8 @@ func gemmBlockedNN(
     let ncMax = min((n + nr - 1) / nr * nr, GEMMBlocking.width)
     let mcMax = min((m + mr - 1) / mr * mr, GEMMBlocking.rowBlock)
     // A few row tiles share each packed `B` panel (the per-rank batch): there a packing pass of its own
-    // would cost a third of the time (`bench kernels`, deep 1000 → 784 forward at a batch of 32).
+    // would cost a third of the time (`bench kernels` on the Xeon model 207, deep 1000 → 784 forward at a
+    // batch of 32).
     let packsBInFirstTile = !bTransposed && m >= mr
     withScratch(kcMax * ncMax + mr * nr + (GEMMBlocking.packsRowPanels ? mcMax * kcMax : 0)) { scratch in
         let packedB = scratch, tile = scratch + kcMax * ncMax, packedA = tile + mr * nr
