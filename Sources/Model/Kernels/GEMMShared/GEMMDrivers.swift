@@ -81,7 +81,7 @@ func gemmBlockedNN(
     // A few row tiles share each packed `B` panel (the per-rank batch): there a packing pass of its own
     // would cost a third of the time (`bench kernels` on the Xeon model 207, deep 1000 → 784 forward at a
     // batch of 32).
-    let packsBInFirstTile = !bTransposed && m >= mr
+    let packsBInFirstTile = !bTransposed && m >= mr, prefetchesB = k * n >= GEMMBlocking.prefetchedB
     withScratch(kcMax * ncMax + mr * nr + (GEMMBlocking.packsRowPanels ? mcMax * kcMax : 0)) { scratch in
         let packedB = scratch, tile = scratch + kcMax * ncMax, packedA = tile + mr * nr
         var jcBlock = 0
@@ -96,8 +96,8 @@ func gemmBlockedNN(
                 let acc = accumulate || pc > 0
                 // Each full column panel is packed by its first row tile, which reads it in place; only a last,
                 // partial panel is packed before.
-                let fullColumns = nc / nr * nr
                 if packsBInFirstTile {
+                    let fullColumns = nc / nr * nr
                     if fullColumns < nc {
                         gemmPackColumnTail(b + pc * n + jcBlock + fullColumns, rowStride: n, columns: nc - fullColumns,
                                            depth: kc, into: packedB + fullColumns * kc)
@@ -121,7 +121,7 @@ func gemmBlockedNN(
                         packedB: packedB, columns: nc, depth: kc, c: c + icBlock * n + jcBlock, ldc: n,
                         accumulate: acc, tile: tile,
                         packingFrom: packsBInFirstTile && icBlock == 0 ? b + pc * n + jcBlock : nil, ldb: n,
-                        prefetchesB: k * n >= GEMMBlocking.prefetchedB)
+                        prefetchesB: prefetchesB)
                     icBlock += mc
                 }
                 pc += kc
