@@ -72,6 +72,7 @@ struct BenchTrain: ParsableCommand {
             var seconds: [Double] = []
             for epoch in 1...epochs {
                 trainer.extendSchedule(epochs: epoch)
+                GEMMProfile.reset()
                 guard let metrics = try trainer.run() else { continue }
                 seconds.append(metrics.epochSeconds)
                 if profile {
@@ -82,6 +83,9 @@ struct BenchTrain: ParsableCommand {
                             StepPhases(encoded: String(decoding: bytes, as: UTF8.self).split(separator: ",").compactMap { Double($0) })
                         }
                         print(StepProfileReport(epoch: epoch, phases: phases, peakPerCore: peak, kernels: GEMMDispatch.active.path).text)
+                        if epoch == epochs {
+                            print(GEMMShapeReport(rank: world.rank, shapes: GEMMProfile.shapes, steps: trainer.lastEpochPhases.steps).text)
+                        }
                     }
                 }
                 let exchange = trainer.gradientExchange.rawValue

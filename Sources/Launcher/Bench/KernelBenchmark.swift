@@ -64,14 +64,7 @@ public enum KernelBenchmark {
         public static func named(_ name: String) -> Architecture? { presets.first { $0.name == name } }
     }
 
-    public enum Kind: String, Sendable, CaseIterable {
-        /// `Y = X·W`, `gemm`.
-        case forward
-        /// `dW = Xᵀ·dY`, `gemmTN`.
-        case weightGradient = "weightGrad"
-        /// `dX = dY·Wᵀ`, `gemmNT`.
-        case inputGradient = "inputGrad"
-    }
+    public typealias Kind = GEMMKind
 
     /// One GEMM of a training step.
     public struct Product: Sendable, Hashable {

@@ -19,7 +19,7 @@ public func gemm(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    GEMMProfile.measure(forward: true, m: m, n: n, k: k) { GEMMDispatch.active.gemm(a, b, c, m, n, k, accumulate) }
+    GEMMProfile.measure(.forward, m: m, n: n, k: k) { GEMMDispatch.active.gemm(a, b, c, m, n, k, accumulate) }
 }
 
 /// `C[m×n] (+)= Aᵀ · B` with `A` stored `[k×m]` and `B` stored `[k×n]`.
@@ -27,7 +27,7 @@ public func gemmTN(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    GEMMProfile.measure(forward: false, m: m, n: n, k: k) { GEMMDispatch.active.gemmTN(a, b, c, m, n, k, accumulate) }
+    GEMMProfile.measure(.weightGradient, m: m, n: n, k: k) { GEMMDispatch.active.gemmTN(a, b, c, m, n, k, accumulate) }
 }
 
 /// `C[m×n] (+)= Aᵀ · B` with `A` stored `[k×m]`, `B` stored `[k×n]` and `k = leaves.rows`, the depth
@@ -50,10 +50,18 @@ public func gemmTN(
         if m > 0 { rowsDone?(0..<m) }
         return
     }
-    GEMMProfile.measure(forward: false, m: m, n: n, k: leaves.rows) {
+    func run(_ rowsDone: ((Range<Int>) -> Void)?) {
         leaves.boundaries.withUnsafeBufferPointer {
             GEMMDispatch.active.gemmTNLeaves(a, b, c, m, n, $0, accumulate, rowsDone, nextRowBlock)
         }
+    }
+    guard GEMMProfile.isEnabled && nextRowBlock != nil else {
+        return GEMMProfile.measure(.weightGradient, m: m, n: n, k: leaves.rows, leaves: leaves.count) { run(rowsDone) }
+    }
+    // Shared out: the profile counts the FLOPs of the rows this call computed, the bands `rowsDone` hears.
+    var rows = 0
+    GEMMProfile.measure(.weightGradient, m: m, n: n, k: leaves.rows, leaves: leaves.count, computedRows: { rows }) {
+        run { rows += $0.count; rowsDone?($0) }
     }
 }
 
@@ -62,5 +70,5 @@ public func gemmNT(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, accumulate: Bool
 ) {
-    GEMMProfile.measure(forward: false, m: m, n: n, k: k) { GEMMDispatch.active.gemmNT(a, b, c, m, n, k, accumulate) }
+    GEMMProfile.measure(.inputGradient, m: m, n: n, k: k) { GEMMDispatch.active.gemmNT(a, b, c, m, n, k, accumulate) }
 }
