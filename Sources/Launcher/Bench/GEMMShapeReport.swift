@@ -10,8 +10,9 @@ struct GEMMShapeReport {
     var rank: Int
     var shapes: [GEMMProfile.Shape: GEMMProfile.Tally]
     var steps: Int
-    /// Seconds of timed calls per shape for the "alone" column; 0 leaves it out.
-    var aloneSeconds = 0.02
+    /// Seconds of timed calls per shape for the "alone" column (its best call; shorter runs met this VM's slow
+    /// phases too often); 0 leaves it out.
+    var aloneSeconds = 0.1
 
     var text: String {
         guard steps > 0, !shapes.isEmpty else { return "GEMMs of rank \(rank): none timed" }
