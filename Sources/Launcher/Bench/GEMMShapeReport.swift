@@ -4,8 +4,9 @@ import Model
 /// The second table of `bench train --profile`, after the last epoch: one rank's GEMMs by shape in
 /// milliseconds per step and GFLOP/s, the most time first, beside the same GEMM timed alone on warm
 /// operands (`KernelBenchmark`, as `bench kernels` does, with the same leaves). The ratio is what training
-/// costs a GEMM: operands the rest of the step has pushed out of the caches, another rank reading what
-/// this one writes.
+/// costs a GEMM: operands the rest of the step has pushed out of the caches, and the other ranks' share of
+/// the L3 and of memory bandwidth. A weight gradient shared out among ranks (`calls` above 1 on a rank that
+/// helped) counts the FLOPs of the rows each call computed.
 struct GEMMShapeReport {
     var rank: Int
     var shapes: [GEMMProfile.Shape: GEMMProfile.Tally]
