@@ -49,6 +49,7 @@ final class AdaptiveExchange: GradientExchange {
     func publish(_ write: () -> Void) throws { try exchanges[active].publish(write) }
     func releaseMemory() { exchanges[active].releaseMemory() }
     func releaseSharedPages() { exchanges[active].releaseSharedPages() }
+    func prepareStep(globalBatch: Int) { exchanges[active].prepareStep(globalBatch: globalBatch) }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {
         let outcome = try exchanges[active].reduceAndUpdate()

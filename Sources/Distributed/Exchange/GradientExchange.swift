@@ -53,6 +53,9 @@ protocol GradientExchange: AnyObject {
     /// which keep their contents; private memory is left alone. Rank 0 calls it around writing a
     /// checkpoint, which reads all of the moments, most of which other ranks update. Not collective.
     func releaseSharedPages()
+    /// Before backward of every step: the step's global batch (the weight gradients some exchanges
+    /// compute across ranks depend on it). Not collective.
+    func prepareStep(globalBatch: Int)
 }
 
 extension GradientExchange {
@@ -60,6 +63,7 @@ extension GradientExchange {
     var weightGradientSharing: (any WeightGradientSharing)? { nil }
     func releaseMemory() {}
     func releaseSharedPages() {}
+    func prepareStep(globalBatch: Int) {}
 }
 
 struct ExchangeOutcome {
@@ -71,6 +75,9 @@ struct ExchangeOutcome {
     /// Time spent, while waiting, computing a slower rank's weight gradient blocks (`WeightGradientHelp`):
     /// GEMM work, not counted in `exchangeNanoseconds`.
     var assistNanoseconds: UInt64 = 0
+    /// Of `exchangeNanoseconds`, the time backward spent waiting for other ranks' inputs of the weight
+    /// gradients the ranks compute in bands (`SplitWeightGradients`): in backward, not in the exchange call.
+    var backwardWaitNanoseconds: UInt64 = 0
 }
 
 /// The exchange for `mode` on `world`, with its buffers allocated, and a line saying why it was chosen.
@@ -94,11 +101,12 @@ struct ExchangeOutcome {
 func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode? = nil, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,
                           treeOrder: Bool = false, overlap: ExchangeOverlap = .off,
-                          tensors: [Range<Int>] = [], helpFloats: Int = 0) throws -> (any GradientExchange, String) {
+                          tensors: [Range<Int>] = [], helpFloats: Int = 0, splitFloats: Int = 0) throws -> (any GradientExchange, String) {
     let buckets = try overlap.buckets(tensors: tensors, parameterCount: parameterCount, world: world)
     let (exchange, line) = try makeExchange(mode, resumed: resumed, parameterCount: parameterCount, world: world,
                                             learningRate: learningRate, weightDecay: weightDecay, treeOrder: treeOrder,
-                                            buckets: buckets, tensors: tensors, helpFloats: helpFloats)
+                                            buckets: buckets, tensors: tensors, helpFloats: helpFloats,
+                                            splitFloats: splitFloats)
     guard let buckets, exchange is AllreduceExchange || exchange is AdaptiveExchange else {
         if overlap.mode == .on && world.size > 1 {
             throw AgreedFailure("--overlap on works with the allreduce exchange, not \(exchange.mode.rawValue). "
@@ -113,7 +121,7 @@ func makeGradientExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
 private func makeExchange(_ mode: GradientExchangeMode, resumed: GradientExchangeMode?, parameterCount: Int,
                           world: any Communicator, learningRate: Double, weightDecay: Double,
                           treeOrder: Bool, buckets: GradientBuckets?, tensors: [Range<Int>],
-                          helpFloats: Int) throws -> (any GradientExchange, String) {
+                          helpFloats: Int, splitFloats: Int) throws -> (any GradientExchange, String) {
     func replicated() -> AllreduceExchange {
         AllreduceExchange(parameterCount: parameterCount, world: world, learningRate: learningRate, weightDecay: weightDecay,
                           treeOrder: treeOrder, buckets: buckets)
@@ -143,7 +151,7 @@ private func makeExchange(_ mode: GradientExchangeMode, resumed: GradientExchang
     do {
         sharedOrNil = try SharedMemoryExchange(parameterCount: parameterCount, world: world,
                                                learningRate: learningRate, weightDecay: weightDecay, tensors: tensors,
-                                               helpFloats: helpFloats)
+                                               helpFloats: helpFloats, splitFloats: splitFloats)
     } catch let full as SharedMemoryUnavailable {
         guard mode == .auto else { throw AgreedFailure("--gradient-exchange shared-memory: \(full)") }
         return (replicated(), "auto: \(full)")

@@ -35,21 +35,27 @@ final class SharedMemoryExchange: GradientExchange {
     private let queue: SharedUpdateQueue
     /// Nil when `helpFloats` is 0 (no help area) or the rank is alone.
     private var help: WeightGradientHelp?
+    /// Nil when `splitFloats` is 0 (no split area) or the rank is alone.
+    private var split: SplitWeightGradients?
     /// Steps run: the queue's round, the same on every rank (each step is collective).
     private var round: Int64 = 0
 
     /// Nil when the ranks do not share one node (collective: every rank gets the same answer). `tensors`:
     /// where the parameter tensors lie; the floats between them (padding) are never reported by backward.
     /// `helpFloats`: the node's help area, room for the `x` and `dy` of the largest weight gradient a rank
-    /// may offer (`WeightGradientHelp`); 0 for none.
+    /// may offer (`WeightGradientHelp`); 0 for none. `splitFloats`: room for the inputs of the weight
+    /// gradients the ranks compute in bands (`SplitWeightGradients`); 0 for none.
     init?(parameterCount: Int, world: any Communicator, learningRate: Double, weightDecay: Double,
-          tensors: [Range<Int>] = [], helpFloats: Int = 0) throws {
+          tensors: [Range<Int>] = [], helpFloats: Int = 0, splitFloats: Int = 0) throws {
         let floats = SharedWindowLayout.floats(parameterCount: parameterCount, ranks: world.size)
         let controlFloats = SharedUpdateQueue.controlBytes(count: parameterCount, pieceFloats: SharedUpdateQueue.defaultPieceFloats,
                                                            ranks: world.size) / MemoryLayout<Float>.stride
         let boardFloats = helpFloats > 0 ? WeightGradientHelp.controlBytes(ranks: world.size) / MemoryLayout<Float>.stride : 0
         let areaFloats = (helpFloats + 15) / 16 * 16
-        let total = floats + controlFloats + boardFloats + areaFloats
+        let splits = splitFloats > 0 && SplitWeightGradients.isSupported(ranks: world.size)
+        let splitBoardFloats = splits ? SplitWeightGradients.controlBytes(ranks: world.size) / MemoryLayout<Float>.stride : 0
+        let splitAreaFloats = splits ? (splitFloats + 31) / 32 * 32 : 0
+        let total = floats + controlFloats + boardFloats + areaFloats + splitBoardFloats + splitAreaFloats
         guard let memory = try world.nodeSharedMemory(floats: total) else { return nil }
         self.memory = memory
         let layout = SharedWindowLayout(memory: memory, parameterCount: parameterCount, learningRate: learningRate,
@@ -58,20 +64,31 @@ final class SharedMemoryExchange: GradientExchange {
             (layout.parameters, layout.adam, layout.gradientSegments, layout.gradients, layout.slice)
         queue = SharedUpdateQueue(control: UnsafeMutableRawPointer(memory.base + floats), count: parameterCount,
                                   rank: memory.rank, ranks: memory.size, reportedRanges: tensors)
-        help = nil
-        guard helpFloats > 0 && memory.size > 1 else { return }
+        (help, split) = (nil, nil)
+        guard memory.size > 1 else { return }
         let boards = memory.base + floats + controlFloats
-        let help = WeightGradientHelp(window: memory.base, windowFloats: total, control: UnsafeMutableRawPointer(boards),
-                                      area: boards + boardFloats, areaFloats: areaFloats, rank: memory.rank,
-                                      ranks: memory.size, currentRound: { [unowned self] in round + 1 })
-        self.help = help
-        queue.whileWaiting = { [unowned self] in help.assist(round: round) }
+        if helpFloats > 0 {
+            let help = WeightGradientHelp(window: memory.base, windowFloats: total, control: UnsafeMutableRawPointer(boards),
+                                          area: boards + boardFloats, areaFloats: areaFloats, rank: memory.rank,
+                                          ranks: memory.size, currentRound: { [unowned self] in round + 1 })
+            self.help = help
+            queue.whileWaiting = { [unowned self] in help.assist(round: round) }
+        }
+        if splits {
+            let splitBoards = boards + boardFloats + areaFloats
+            split = SplitWeightGradients(control: UnsafeMutableRawPointer(splitBoards), area: splitBoards + splitBoardFloats,
+                                         areaFloats: splitAreaFloats, segment: gradients.baseAddress,
+                                         parameterCount: parameterCount, rank: memory.rank, ranks: memory.size,
+                                         fallback: help, currentRound: { [unowned self] in round + 1 })
+        }
     }
+
+    func prepareStep(globalBatch: Int) { split?.stepBatch = globalBatch }
 
     /// Backward's reports (biases, bands of weights) go to the queue, for the step about to be exchanged.
     var gradientsReady: GradientsReady? { { [unowned self] in queue.reported($0, round: round + 1) } }
 
-    var weightGradientSharing: (any WeightGradientSharing)? { help }
+    var weightGradientSharing: (any WeightGradientSharing)? { split ?? help }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {
         round += 1
@@ -79,25 +96,33 @@ final class SharedMemoryExchange: GradientExchange {
         help?.enterExchange(round: round)
         // Every rank reads every rank's flag, so all agree on stopping (see `GradientExchange`).
         queue.publishAll(round: round, finite: gradients[0].isFinite)
+        let backwardWait = split?.takeWaitNanoseconds() ?? 0
         var waited: UInt64 = 0
-        adam.update(parameters: parameters, summing: gradientSources) {
+        // The claimed piece's parts still to update, the last first.
+        var parts: [(range: Range<Int>, source: Int?)] = []
+        adam.update(parameters: parameters, summing: gradientSources) { () -> (range: Range<Int>, source: Int?)? in
+            if let part = parts.popLast() { return part }
             // A slower rank's offered weight gradient first: it is on the step's critical path.
             help?.assist(round: round)
             guard let claimed = queue.claim(round: round) else { return nil }
             waited += claimed.waitedNanoseconds
-            return claimed.piece
+            guard let split else { return (claimed.piece, nil) }
+            parts = split.parts(of: claimed.piece, round: round).reversed()
+            return parts.popLast()
         }
         let agreement = queue.allFinite(round: round)
         waited += agreement.waitedNanoseconds
         // Blocks computed for slower ranks: GEMM time, neither exchange nor optimizer.
         let assisted = help?.takeAssistNanoseconds() ?? 0
         guard agreement.finite else {
-            return ExchangeOutcome(finite: false, exchangeNanoseconds: waited, assistNanoseconds: assisted)
+            return ExchangeOutcome(finite: false, exchangeNanoseconds: waited + backwardWait, assistNanoseconds: assisted,
+                                   backwardWaitNanoseconds: backwardWait)
         }
         let updated = DispatchTime.now().uptimeNanoseconds
         try memory.synchronize()  // every piece is updated; gradient segments may be overwritten again
         let end = DispatchTime.now().uptimeNanoseconds
-        return ExchangeOutcome(finite: true, exchangeNanoseconds: waited + (end - updated), assistNanoseconds: assisted)
+        return ExchangeOutcome(finite: true, exchangeNanoseconds: waited + (end - updated) + backwardWait,
+                               assistNanoseconds: assisted, backwardWaitNanoseconds: backwardWait)
     }
 
     /// After every rank has written its slice from a replica (`AdaptiveExchange`).

@@ -113,7 +113,8 @@ public final class DataParallelTrainer {
             learningRate: config.learningRate, weightDecay: config.weightDecay, treeOrder: planned.isCanonical,
             overlap: overlap, tensors: GradientBuckets.tensors(of: network.layout),
             helpFloats: planned.isCanonical ? WeightGradientHelp.areaFloats(network.layout, globalBatch: config.globalBatch,
-                                                                           ranks: world.size) : 0)
+                                                                           ranks: world.size) : 0,
+            splitFloats: SplitWeightGradients.areaFloats(network.layout, globalBatch: config.globalBatch, ranks: world.size))
         reduction = planned.honoured(byTreeOrderExchange: exchange.sumsInTreeOrder)
         if let restored { resumeTrajectory(at: restored.metadata) }
         // Weights from a safetensors file: checked against this network by every rank, so a mismatch is one
@@ -230,6 +231,7 @@ public final class DataParallelTrainer {
                 labelBuffer.withUnsafeBufferPointer { labels in
                     let globalBatch = sampler.globalBatchSize(step: stepInEpoch)
                     let leaves = reduction.leaves(batch: globalBatch, rank: world.rank, size: world.size, count: count)
+                    exchange.prepareStep(globalBatch: globalBatch)
                     let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
                                           exampleIndices: indices.baseAddress!, epoch: epoch, leaves: leaves,
                                           gradientsReady: exchange.gradientsReady,
@@ -272,11 +274,13 @@ public final class DataParallelTrainer {
         timer.phases.forwardGEMMNanoseconds += forwardGEMM
         timer.phases.backwardGEMMNanoseconds += backwardGEMM
         // Backward GEMMs include the blocks computed for slower ranks while waiting in the exchange.
+        // Waits for other ranks inside backward (`SplitWeightGradients`) count as exchange, not elementwise.
         let ownGEMM = forwardGEMM + backwardGEMM - min(backwardGEMM, outcome.assistNanoseconds)
+            + outcome.backwardWaitNanoseconds
         timer.phases.elementwiseNanoseconds += (computed - zeroed) - min(computed - zeroed, ownGEMM)
         timer.phases.assistNanoseconds += outcome.assistNanoseconds
         timer.phases.exchangeNanoseconds += outcome.exchangeNanoseconds
-        let exchangeAndAssist = outcome.exchangeNanoseconds + outcome.assistNanoseconds
+        let exchangeAndAssist = outcome.exchangeNanoseconds - outcome.backwardWaitNanoseconds + outcome.assistNanoseconds
         timer.phases.optimizerNanoseconds += (exchanged - computed) - min(exchanged - computed, exchangeAndAssist)
         timer.phases.stepNanoseconds += end - start
         timer.phases.gemmFlops += gemm.flops - gemmBefore.flops

@@ -58,15 +58,25 @@ public final class Adam: @unchecked Sendable {
     /// `sources` as above: the node-shared-memory step where the ranks take pieces as they come
     /// (`SharedUpdateQueue`). Every rank calls it once per step, so `step` advances everywhere alike.
     public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>], pieces nextPiece: () -> Range<Int>?) {
+        update(parameters: parameters, summing: sources) { nextPiece().map { ($0, nil) } }
+    }
+
+    /// As above, where `nextPart` also says where each range's summed gradient lies: in every source, to be
+    /// added (`source` nil), or already summed in `sources[source]` alone (a weight gradient the ranks of a
+    /// node computed in bands, each over the whole batch).
+    public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>],
+                       parts nextPart: () -> (range: Range<Int>, source: Int?)?) {
         step += 1
         sources.withUnsafeBufferPointer { sources in
-            while let range = nextPiece() {
+            while let (range, source) = nextPart() {
                 precondition(parameters.count == firstMoment.count && range.lowerBound >= 0 && range.upperBound <= parameters.count,
                              "Adam: range \(range) outside \(parameters.count) parameters")
                 ElementwiseAdam.update(
-                    parameters: parameters.baseAddress, summing: sources, firstMoment: firstMoment.baseAddress,
-                    secondMoment: secondMoment.baseAddress, range: range, learningRate: learningRate, beta1: beta1,
-                    beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, step: step)
+                    parameters: parameters.baseAddress,
+                    summing: source.map { UnsafeBufferPointer(rebasing: sources[$0...$0]) } ?? sources,
+                    firstMoment: firstMoment.baseAddress, secondMoment: secondMoment.baseAddress, range: range,
+                    learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay,
+                    step: step)
             }
         }
     }
