@@ -58,6 +58,11 @@ final class MultiRankChecks: @unchecked Sendable {
         check("weight gradient help: a slow rank's gradient computed partly by the others, with its bits alone") {
             try weightGradientHelp()
         }
+        if SplitWeightGradients.isSupported(ranks: world.size) {
+            check("split weight gradients: each rank's band of the summed gradient, with the bits of the whole batch's") {
+                try splitWeightGradients()
+            }
+        }
     }
 
     /// Every rank's values are a function of (rank, index) that every rank can compute, with magnitudes over

@@ -49,7 +49,9 @@ final class AdaptiveExchange: GradientExchange {
     func publish(_ write: () -> Void) throws { try exchanges[active].publish(write) }
     func releaseMemory() { exchanges[active].releaseMemory() }
     func releaseSharedPages() { exchanges[active].releaseSharedPages() }
-    func prepareStep(globalBatch: Int) { exchanges[active].prepareStep(globalBatch: globalBatch) }
+    func prepareStep(globalBatch: Int, waitingForRanks: @escaping (Bool) -> Void) {
+        exchanges[active].prepareStep(globalBatch: globalBatch, waitingForRanks: waitingForRanks)
+    }
 
     func reduceAndUpdate() throws -> ExchangeOutcome {
         let outcome = try exchanges[active].reduceAndUpdate()

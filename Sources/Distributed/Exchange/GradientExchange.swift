@@ -54,8 +54,9 @@ protocol GradientExchange: AnyObject {
     /// checkpoint, which reads all of the moments, most of which other ranks update. Not collective.
     func releaseSharedPages()
     /// Before backward of every step: the step's global batch (the weight gradients some exchanges
-    /// compute across ranks depend on it). Not collective.
-    func prepareStep(globalBatch: Int)
+    /// compute across ranks depend on it), and what to tell when backward starts (`true`) and stops
+    /// (`false`) waiting for other ranks there. Not collective.
+    func prepareStep(globalBatch: Int, waitingForRanks: @escaping (Bool) -> Void)
 }
 
 extension GradientExchange {
@@ -63,7 +64,7 @@ extension GradientExchange {
     var weightGradientSharing: (any WeightGradientSharing)? { nil }
     func releaseMemory() {}
     func releaseSharedPages() {}
-    func prepareStep(globalBatch: Int) {}
+    func prepareStep(globalBatch: Int, waitingForRanks: @escaping (Bool) -> Void) {}
 }
 
 struct ExchangeOutcome {

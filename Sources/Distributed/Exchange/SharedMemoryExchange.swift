@@ -83,7 +83,10 @@ final class SharedMemoryExchange: GradientExchange {
         }
     }
 
-    func prepareStep(globalBatch: Int) { split?.stepBatch = globalBatch }
+    func prepareStep(globalBatch: Int, waitingForRanks: @escaping (Bool) -> Void) {
+        split?.stepBatch = globalBatch
+        split?.waitingForRanks = waitingForRanks
+    }
 
     /// Backward's reports (biases, bands of weights) go to the queue, for the step about to be exchanged.
     var gradientsReady: GradientsReady? { { [unowned self] in queue.reported($0, round: round + 1) } }

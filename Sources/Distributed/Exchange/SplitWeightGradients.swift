@@ -28,7 +28,7 @@ import Model
 /// after every rank has published call `c − 1`, which each does after finishing call `c − 2`, the last
 /// reader of that slot. Each rank's board per slot, in 64-bit words: the call's sequence number (written
 /// last, with release order), its example count, its leaf count and its leaf boundaries.
-final class SplitWeightGradients: WeightGradientSharing {
+public final class SplitWeightGradients: WeightGradientSharing {
     private let control: UnsafeMutablePointer<Int64>
     private let area: UnsafeMutablePointer<Float>, slotFloats: Int
     /// This rank's gradient segment: offsets into it are offsets into the parameters.
@@ -39,7 +39,10 @@ final class SplitWeightGradients: WeightGradientSharing {
     /// The round (step) backward is in: the exchange's next round.
     private let currentRound: () -> Int64
     /// The global batch of the step about to run backward (`prepareStep`).
-    var stepBatch = 0
+    public var stepBatch = 0
+    /// Told `true` before this rank waits for other ranks' inputs, `false` after: the trainer's watchdog
+    /// then counts the wait as a collective (a stalled rank, not the waiting one, is blamed).
+    var waitingForRanks: ((Bool) -> Void)?
     /// Split calls made so far: every rank counts alike.
     private var calls: Int64 = 0
     /// The weight gradients split in round `splitsRound`: where each lies in the parameters, its shape.
@@ -54,11 +57,11 @@ final class SplitWeightGradients: WeightGradientSharing {
     static let minimumRows = 128, minimumWeights = 262_144, maximumLeaves = 64
     private static let wordsPerBoard = (3 + maximumLeaves + 1 + 7) / 8 * 8
 
-    static func worthSplitting(m: Int, n: Int, ranks: Int) -> Bool {
+    public static func worthSplitting(m: Int, n: Int, ranks: Int) -> Bool {
         m >= max(minimumRows, 8 * ranks) && m * n >= minimumWeights
     }
 
-    static func isSupported(ranks: Int) -> Bool { ranks > 1 && ranks & (ranks - 1) == 0 }
+    public static func isSupported(ranks: Int) -> Bool { ranks > 1 && ranks & (ranks - 1) == 0 }
 
     /// Floats of the two slots: `x` and `dy` of the largest weight split (`[in, out]`), for the most
     /// examples a step holds (0 when `ranks` cannot split).
@@ -70,11 +73,11 @@ final class SplitWeightGradients: WeightGradientSharing {
     }
 
     /// Bytes of the boards: two per rank.
-    static func controlBytes(ranks: Int) -> Int { 2 * ranks * wordsPerBoard * MemoryLayout<Int64>.stride }
+    public static func controlBytes(ranks: Int) -> Int { 2 * ranks * wordsPerBoard * MemoryLayout<Int64>.stride }
 
     /// `control`: `controlBytes` zeroed bytes on a cache line; `area`: `areaFloats` floats; `segment`: this
     /// rank's gradient segment. All in the window every rank of the node maps.
-    init(control: UnsafeMutableRawPointer, area: UnsafeMutablePointer<Float>, areaFloats: Int,
+    public init(control: UnsafeMutableRawPointer, area: UnsafeMutablePointer<Float>, areaFloats: Int,
          segment: UnsafeMutablePointer<Float>, parameterCount: Int, rank: Int, ranks: Int,
          fallback: (any WeightGradientSharing)?, currentRound: @escaping () -> Int64) {
         precondition(Int(bitPattern: control) % 64 == 0 && (0..<ranks).contains(rank) && Self.isSupported(ranks: ranks))
@@ -92,12 +95,12 @@ final class SplitWeightGradients: WeightGradientSharing {
     private func board(_ r: Int, slot: Int) -> UnsafeMutablePointer<Int64> { control + (slot * ranks + r) * Self.wordsPerBoard }
 
     /// The rows of `dW` (`m` of them) that rank `r` computes: n nearly equal bands, inner bounds on multiples of 8.
-    static func band(_ r: Int, m: Int, ranks: Int) -> Range<Int> {
+    public static func band(_ r: Int, m: Int, ranks: Int) -> Range<Int> {
         func bound(_ g: Int) -> Int { g == ranks ? m : (m * g / ranks + 4) / 8 * 8 }
         return bound(r)..<bound(r + 1)
     }
 
-    func weightGradient(
+    public func weightGradient(
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>,
         m: Int, n: Int, leaves: BatchLeaves, rowsDone: (Range<Int>) -> Void
     ) {
@@ -131,8 +134,11 @@ final class SplitWeightGradients: WeightGradientSharing {
         for (i, b) in leaves.boundaries.prefix(Self.maximumLeaves + 1).enumerated() { mine[3 + i] = Int64(b) }
         vd_atomic_store_release(mine, calls)
         let call = calls
-        waitNanoseconds += SharedUpdateQueue.wait {
-            (0..<ranks).allSatisfy { vd_atomic_load_acquire(board($0, slot: slot)) >= call }
+        let published = { (0..<self.ranks).allSatisfy { vd_atomic_load_acquire(self.board($0, slot: slot)) >= call } }
+        if !published() {
+            waitingForRanks?(true)
+            waitNanoseconds += SharedUpdateQueue.wait(until: published)
+            waitingForRanks?(false)
         }
         // Every rank's examples and leaves, as the global batch's: or, should they not fit, no split at all.
         var global: [Int] = []
@@ -164,7 +170,7 @@ final class SplitWeightGradients: WeightGradientSharing {
 
     /// `piece` of the parameters cut where the summed gradient lies: in one rank's segment (a band split
     /// in this round), or in every rank's (nil: to be added).
-    func parts(of piece: Range<Int>, round: Int64) -> [(range: Range<Int>, source: Int?)] {
+    public func parts(of piece: Range<Int>, round: Int64) -> [(range: Range<Int>, source: Int?)] {
         guard splitsRound == round else { return [(piece, nil)] }
         var owned: [(range: Range<Int>, source: Int?)] = []
         for split in splits where split.offset < piece.upperBound && split.offset + split.m * split.n > piece.lowerBound {

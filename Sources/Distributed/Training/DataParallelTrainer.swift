@@ -14,6 +14,9 @@ public final class DataParallelTrainer {
     public let world: any Communicator
     public let network: any Network
     public var parameters: FlatBuffer { exchange.parameters }
+    /// Where this rank's backward writes its gradients. Under the shared-memory exchange the large weight
+    /// gradients are split across the node's ranks (`SplitWeightGradients`): there this buffer holds the
+    /// summed gradient of this rank's band of rows, and stale values elsewhere.
     public var gradients: FlatBuffer { exchange.gradients }
     public var adam: Adam { exchange.adam }
     /// The gradient exchange in effect (`.allreduce`, `.sharedMemory` or `.hierarchical`).
@@ -231,7 +234,9 @@ public final class DataParallelTrainer {
                 labelBuffer.withUnsafeBufferPointer { labels in
                     let globalBatch = sampler.globalBatchSize(step: stepInEpoch)
                     let leaves = reduction.leaves(batch: globalBatch, rank: world.rank, size: world.size, count: count)
-                    exchange.prepareStep(globalBatch: globalBatch)
+                    exchange.prepareStep(globalBatch: globalBatch) { [watchdog = self.watchdog] waiting in
+                        watchdog?.enter(waiting ? .gradientExchange : .compute, step: stepNumber)
+                    }
                     let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
                                           exampleIndices: indices.baseAddress!, epoch: epoch, leaves: leaves,
                                           gradientsReady: exchange.gradientsReady,
