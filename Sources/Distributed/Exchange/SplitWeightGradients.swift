@@ -129,7 +129,7 @@ public final class SplitWeightGradients: WeightGradientSharing {
             (data + k * m + rank * share * n).update(from: dy, count: rows * n)
         }
         let mine = board(rank, slot: slot)
-        mine[1] = Int64(rows)
+        mine[1] = fits ? Int64(rows) : -1  // -1: every rank sees that this one's inputs are not there
         mine[2] = Int64(leaves.count)
         for (i, b) in leaves.boundaries.prefix(Self.maximumLeaves + 1).enumerated() { mine[3 + i] = Int64(b) }
         vd_atomic_store_release(mine, calls)
@@ -140,7 +140,8 @@ public final class SplitWeightGradients: WeightGradientSharing {
             waitNanoseconds += SharedUpdateQueue.wait(until: published)
             waitingForRanks?(false)
         }
-        // Every rank's examples and leaves, as the global batch's: or, should they not fit, no split at all.
+        // Every rank's examples and leaves, as the global batch's: or, should they not fit together, no split
+        // at all. Decided from the boards alone, so every rank decides alike.
         var global: [Int] = []
         for r in 0..<ranks {
             let theirs = board(r, slot: slot)
@@ -148,7 +149,7 @@ public final class SplitWeightGradients: WeightGradientSharing {
             global += (0..<Int(theirs[2])).map { Int(theirs[3 + $0]) + r * share }
         }
         let leafCount = global.count
-        guard fits && leafCount > 0 && leafCount & (leafCount - 1) == 0 else {
+        guard leafCount > 0 && leafCount & (leafCount - 1) == 0 else {
             withoutActuallyEscaping(rowsDone) { gemmTN(x, dy, dW, m: m, n: n, leaves: leaves, accumulate: false, rowsDone: $0) }
             return
         }

@@ -229,14 +229,14 @@ public final class DataParallelTrainer {
         let zeroed = DispatchTime.now().uptimeNanoseconds
         let gemmBefore = GEMMProfile.counters
         var terms = LossTerms()
+        let globalBatch = sampler.globalBatchSize(step: stepInEpoch)
+        exchange.prepareStep(globalBatch: globalBatch) { [watchdog = self.watchdog] waiting in
+            watchdog?.enter(waiting ? .gradientExchange : .compute, step: stepNumber)
+        }
         if count > 0 {
             indexBuffer.withUnsafeBufferPointer { indices in
                 labelBuffer.withUnsafeBufferPointer { labels in
-                    let globalBatch = sampler.globalBatchSize(step: stepInEpoch)
                     let leaves = reduction.leaves(batch: globalBatch, rank: world.rank, size: world.size, count: count)
-                    exchange.prepareStep(globalBatch: globalBatch) { [watchdog = self.watchdog] waiting in
-                        watchdog?.enter(waiting ? .gradientExchange : .compute, step: stepNumber)
-                    }
                     let batch = MiniBatch(count: count, pixels: pixelBuffer.baseAddress, labels: labels.baseAddress,
                                           exampleIndices: indices.baseAddress!, epoch: epoch, leaves: leaves,
                                           gradientsReady: exchange.gradientsReady,
