@@ -25,15 +25,8 @@ extension MultiRankChecks {
         let split = SplitWeightGradients(control: UnsafeMutableRawPointer(control), area: control + controlFloats,
                                          areaFloats: areaFloats, segment: mine, parameterCount: m * n, rank: world.rank,
                                          ranks: world.size, fallback: nil, currentRound: { round })
-        // Values far apart in magnitude, so that another grouping of a sum would show in the bits.
-        func spread(_ count: Int, seed: Int) -> [Float] {
-            (0..<count).map { i in
-                var bits = UInt64(truncatingIfNeeded: seed &* 1_000_003 &+ i) &* 0x9E37_79B9_7F4A_7C15
-                bits ^= bits >> 29
-                return Float(Int64(bitPattern: bits) >> 40) / Float(1 << 23) * Float(1 << (i * 7 % 23))
-            }
-        }
-        let xs = (0..<world.size).map { spread(share * m, seed: 2 * $0) }, dys = (0..<world.size).map { spread(share * n, seed: 2 * $0 + 1) }
+        let xs = (0..<world.size).map { Self.spread(share * m, seed: 2 * $0) }
+        let dys = (0..<world.size).map { Self.spread(share * n, seed: 2 * $0 + 1) }
         var whole = [Float](repeating: 0, count: m * n)
         let global = BatchLeaves(boundaries: (0..<(2 * world.size)).map { $0 * 16 } + [k])
         gemmTN(Array(xs.joined()), Array(dys.joined()), &whole, m: m, n: n, leaves: global, accumulate: false)

@@ -27,15 +27,7 @@ extension MultiRankChecks {
         let help = WeightGradientHelp(window: memory.base, windowFloats: total, control: UnsafeMutableRawPointer(boards),
                                       area: boards + boardFloats, areaFloats: areaFloats, rank: world.rank,
                                       ranks: world.size, currentRound: { round })
-        // Values far apart in magnitude, so that another grouping of a sum would show in the bits.
-        func spread(_ count: Int, seed: Int) -> [Float] {
-            (0..<count).map { i in
-                var bits = UInt64(truncatingIfNeeded: seed &* 1_000_003 &+ i) &* 0x9E37_79B9_7F4A_7C15
-                bits ^= bits >> 29
-                return Float(Int64(bitPattern: bits) >> 40) / Float(1 << 23) * Float(1 << (i * 7 % 23))
-            }
-        }
-        let x = spread(k * m, seed: 2 * world.rank), dy = spread(k * n, seed: 2 * world.rank + 1)
+        let x = Self.spread(k * m, seed: 2 * world.rank), dy = Self.spread(k * n, seed: 2 * world.rank + 1)
         var alone = [Float](repeating: 0, count: m * n)
         gemmTN(x, dy, &alone, m: m, n: n, leaves: leaves, accumulate: false)
         let mine = memory.base + world.rank * segment, slow = world.size - 1
@@ -73,5 +65,15 @@ extension MultiRankChecks {
             record("others computed \(Int(rows[2])) rows of the slow rank's \(Int(rounds) * m), fewer than one round's worth")
         }
         return problem
+    }
+
+    /// `count` values of `seed`, far apart in magnitude, so that another grouping of a sum shows in the bits:
+    /// the inputs of the weight-gradient checks.
+    static func spread(_ count: Int, seed: Int) -> [Float] {
+        (0..<count).map { i in
+            var bits = UInt64(truncatingIfNeeded: seed &* 1_000_003 &+ i) &* 0x9E37_79B9_7F4A_7C15
+            bits ^= bits >> 29
+            return Float(Int64(bitPattern: bits) >> 40) / Float(1 << 23) * Float(1 << (i * 7 % 23))
+        }
     }
 }
