@@ -52,8 +52,8 @@ public final class SplitWeightGradients: WeightGradientSharing {
     private var waitNanoseconds: UInt64 = 0
 
     /// A weight gradient smaller than this is computed by each rank alone: a split is not worth the copies.
-    /// (Measured on the deep model at np=2: splitting its 125 000-weight layers too cost more in waits
-    /// and copies than it saved; smaller gradients are left to `WeightGradientHelp`.)
+    /// (Measured on the deep model at np=2 on a Zen 4 EPYC: splitting its 125 000-weight layers too cost
+    /// more in waits and copies than it saved; smaller gradients are left to `WeightGradientHelp`.)
     static let minimumRows = 128, minimumWeights = 262_144, maximumLeaves = 64
     private static let wordsPerBoard = (3 + maximumLeaves + 1 + 7) / 8 * 8
 
@@ -104,6 +104,10 @@ public final class SplitWeightGradients: WeightGradientSharing {
         _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into dW: UnsafeMutablePointer<Float>,
         m: Int, n: Int, leaves: BatchLeaves, rowsDone: (Range<Int>) -> Void
     ) {
+        /// This rank's own gradient, as without the split.
+        func alone() {
+            withoutActuallyEscaping(rowsDone) { gemmTN(x, dy, dW, m: m, n: n, leaves: leaves, accumulate: false, rowsDone: $0) }
+        }
         let offset = dW - segment, k = stepBatch
         // The same answer on every rank: nothing here depends on the rank's own examples.
         guard k > 0 && k % ranks == 0 && Self.worthSplitting(m: m, n: n, ranks: ranks) && k * (m + n) <= slotFloats,
@@ -112,7 +116,7 @@ public final class SplitWeightGradients: WeightGradientSharing {
             if let fallback {
                 fallback.weightGradient(x, dy, into: dW, m: m, n: n, leaves: leaves, rowsDone: rowsDone)
             } else {
-                withoutActuallyEscaping(rowsDone) { gemmTN(x, dy, dW, m: m, n: n, leaves: leaves, accumulate: false, rowsDone: $0) }
+                alone()
             }
             return
         }
@@ -149,10 +153,7 @@ public final class SplitWeightGradients: WeightGradientSharing {
             global += (0..<Int(theirs[2])).map { Int(theirs[3 + $0]) + r * share }
         }
         let leafCount = global.count
-        guard leafCount > 0 && leafCount & (leafCount - 1) == 0 else {
-            withoutActuallyEscaping(rowsDone) { gemmTN(x, dy, dW, m: m, n: n, leaves: leaves, accumulate: false, rowsDone: $0) }
-            return
-        }
+        guard leafCount > 0 && leafCount & (leafCount - 1) == 0 else { return alone() }
         global.append(k)
         let round = currentRound()
         if splitsRound != round { (splits, splitsRound) = ([], round) }

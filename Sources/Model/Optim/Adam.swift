@@ -51,19 +51,14 @@ public final class Adam: @unchecked Sendable {
     /// the one parameter copy. Every rank calls it once per step, so `step` advances everywhere alike.
     public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>], range: Range<Int>) {
         var remaining: Range<Int>? = range
-        update(parameters: parameters, summing: sources) { defer { remaining = nil }; return remaining }
+        update(parameters: parameters, summing: sources) { defer { remaining = nil }; return remaining.map { ($0, nil) } }
     }
 
-    /// One update of the ranges `nextPiece` yields until it returns nil, with the gradient summed over
-    /// `sources` as above: the node-shared-memory step where the ranks take pieces as they come
-    /// (`SharedUpdateQueue`). Every rank calls it once per step, so `step` advances everywhere alike.
-    public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>], pieces nextPiece: () -> Range<Int>?) {
-        update(parameters: parameters, summing: sources) { nextPiece().map { ($0, nil) } }
-    }
-
-    /// As above, where `nextPart` also says where each range's summed gradient lies: in every source, to be
-    /// added (`source` nil), or already summed in `sources[source]` alone (a weight gradient the ranks of a
-    /// node computed in bands, each over the whole batch).
+    /// One update of the ranges `nextPart` yields until it returns nil: the node-shared-memory step, where
+    /// the ranks take pieces as they come (`SharedUpdateQueue`). Each range's summed gradient lies in every
+    /// source, to be added as above (`source` nil), or already summed in `sources[source]` alone (a weight
+    /// gradient the ranks of a node computed in bands, each over the whole batch). Every rank calls it once
+    /// per step, so `step` advances everywhere alike.
     public func update(parameters: FlatBuffer, summing sources: [UnsafePointer<Float>],
                        parts nextPart: () -> (range: Range<Int>, source: Int?)?) {
         step += 1
