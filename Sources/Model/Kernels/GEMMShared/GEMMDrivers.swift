@@ -256,6 +256,7 @@ func gemmBlockedTN(
                             let rows = min(mr, block - i), cTile = c + (icBlock + i) * n + jcBlock + jc
                             let aPanel = packA ? UnsafePointer(packedA + i * kc) : a + pc * m + icBlock + i
                             let aStep = packA ? mr : m
+                            if pc == 0 { gemmPrefetchTile(cTile, rows: rows, columns: columns, ldc: n) }
                             if columns == nr {
                                 if rows == mr {
                                     gemmMicroKernel(depth: kc, a: aPanel, aRowStride: 1, aDepthStride: aStep,

@@ -1,5 +1,3 @@
-import CVectorMath
-
 /// `C[m×n] (+)= Aᵀ · B` summed over the depth (the batch) in `BatchLeaves` order: one FMA chain per leaf
 /// from zero, the leaf tiles added in the pairwise tree, the root written to `C`. The weight gradient of a
 /// layer then has the same bits whether one rank holds all the leaves or each of n ranks holds its
@@ -138,17 +136,6 @@ func gemmBlockedTNLeaves(
 /// rank that has taken the last block leaves the others little to wait for.
 func gemmLeavesSharedRows(m: Int) -> Int {
     min((max(m, 1) + GEMMTile.rows - 1) / GEMMTile.rows * GEMMTile.rows, GEMMBlocking.transposedRowBlock / 2)
-}
-
-/// Asks for the cache lines of `C`'s tile `rows × columns` (row stride `ldc`), to be written, without waiting.
-@inline(__always)
-func gemmPrefetchTile(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int) {
-    for r in 0..<rows {
-        let row = c + r * ldc
-        var j = 0
-        while j < columns { vd_prefetch_for_write(row + j); j += 16 }
-        vd_prefetch_for_write(row + columns - 1)
-    }
 }
 
 /// One leaf of a partial tile (fewer rows or columns): the edge micro-kernel with the same fused adds as a

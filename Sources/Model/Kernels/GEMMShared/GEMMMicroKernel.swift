@@ -253,6 +253,18 @@ func gemmMicroKernelRows(
 @inline(never) func gemmKernel11x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 11, vectors: 1, o) }
 @inline(never) func gemmKernel12x1(_ o: GEMMKernelOperands) { gemmMicroKernel(rows: 12, vectors: 1, o) }
 
+/// Asks for the cache lines of `C`'s tile `rows × columns` (row stride `ldc`), to be written, without waiting: a
+/// weight gradient is written once a step, so its lines are cold, and a tile's stores would wait on them.
+@inline(__always)
+func gemmPrefetchTile(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int) {
+    for r in 0..<rows {
+        let row = c + r * ldc
+        var j = 0
+        while j < columns { vd_prefetch_for_write(row + j); j += 16 }
+        vd_prefetch_for_write(row + columns - 1)
+    }
+}
+
 /// Adds or copies the top-left `rows × columns` of a full tile (row stride `GEMMTile.columns`)
 /// into `c`. Used for edge tiles, which the micro-kernel computes into a scratch tile.
 @inline(__always)
