@@ -24,8 +24,8 @@ static inline void vd_flush_denormals_to_zero(void) {
 /// Asks for the cache line holding `p` in L2 (`prefetcht1` on x86-64), without waiting for it.
 static inline void vd_prefetch_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
 
-/// Asks for the cache line holding `p`, to be written (`prefetchw` where the target has it, else
-/// `prefetcht0`), without waiting for it.
+/// Asks for the cache line holding `p`, which is about to be written, without waiting for it (`prefetcht0`:
+/// x86-64-v3 and v4 have no `prefetchw`).
 static inline void vd_prefetch_for_write(void *p) { __builtin_prefetch(p, 1, 3); }
 
 #endif

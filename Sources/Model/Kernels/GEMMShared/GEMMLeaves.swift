@@ -73,8 +73,7 @@ func gemmBlockedTNLeaves(
                     while i < block {
                         let ic = icBlock + i, rows = min(mr, block - i), cTile = c + ic * n + jcBlock + jc
                         let aPanel = packA ? UnsafePointer(packedA + i * k) : a + ic, aStep = packA ? mr : m
-                        // A weight gradient is written once a step, so C's lines are cold (in DRAM): ask
-                        // for them now, and they are there when the last leaf stores the root.
+                        // C's lines are cold (`gemmPrefetchTile`); they arrive while the leaves run.
                         gemmPrefetchTile(cTile, rows: rows, columns: columns, ldc: n)
                         for leaf in 0..<leafCount {
                             let start = boundaries[leaf], leafDepth = boundaries[leaf + 1] - start
