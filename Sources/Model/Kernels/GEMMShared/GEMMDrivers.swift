@@ -39,7 +39,8 @@ extension GEMMBlocking {
     /// a quarter of an L2). A `B` warm in L2 gains nothing from it (`bench kernels`, warm operands: 2-4% slower
     /// at 500 → 250 on a Xeon, family 6 model 207), one read from L3 gains 5-15% (1000 → 784, 500 → 1000). In
     /// training a weight is cold, just rewritten by Adam: on a Zen 4 EPYC (family 25 model 17) the deep
-    /// model's 250 ↔ 500 forwards took 0.19-0.24 ms a step with it against 0.25-0.28 without (3 pairs).
+    /// model's 250 ↔ 500 forwards took 0.19-0.24 ms a step with it against 0.25-0.28 without (3 pairs), and warm
+    /// `bench kernels` showed no change beyond its noise.
     static let prefetchedB = 1 << 16
 }
 
